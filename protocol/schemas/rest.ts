@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { IdSchema, LIMITS, SeqSchema } from './common.js';
+import { ConversationSchema, MemberSchema, MembershipSchema, MessageSchema, RoleSchema } from './model.js';
+
+/** A non-negative integer that arrives as a query-string value. */
+const QueryInt = (max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, 'must be a non-negative integer')
+    .transform(Number)
+    .pipe(z.number().int().nonnegative().max(max));
+const QueryLimit = (max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max));
+
+/** `GET /v1/conversations?limit&cursor` (unknown parameters are refused). */
+export const ListConversationsQuerySchema = z.strictObject({
+  limit: QueryLimit(LIMITS.pageMax).optional(),
+  cursor: z.string().max(200).optional(),
+});
+export type ListConversationsQuery = z.output<typeof ListConversationsQuerySchema>;
+
+export const ConversationListItemSchema = ConversationSchema.extend({
+  role: RoleSchema,
+  unread: z.number().int().nonnegative(),
+  lastMessage: MessageSchema.optional(),
+});
+export const ListConversationsResponseSchema = z.strictObject({
+  conversations: z.array(ConversationListItemSchema),
+  nextCursor: z.string().optional(),
+});
+export type ConversationListItem = z.infer<typeof ConversationListItemSchema>;
+export type ListConversationsResponse = z.infer<typeof ListConversationsResponseSchema>;
+
+/** `GET /v1/conversations/:id` */
+export const ConversationParamsSchema = z.strictObject({ id: IdSchema });
+export const GetConversationResponseSchema = z.strictObject({
+  conversation: ConversationSchema,
+  membership: MembershipSchema,
+});
+
+/** `GET /v1/conversations/:id/members?limit&cursor` */
+export const ListMembersQuerySchema = z.strictObject({
+  limit: QueryLimit(LIMITS.pageMax).optional(),
+  cursor: z.string().max(200).optional(),
+});
+export const ListMembersResponseSchema = z.strictObject({
+  members: z.array(MemberSchema),
+  nextCursor: z.string().optional(),
+});
+
+/** `GET /v1/conversations/:id/messages?before=&after=&limit=` (at most one of before/after). */
+export const HistoryQuerySchema = z
+  .strictObject({
+    before: QueryInt().optional(),
+    after: QueryInt().optional(),
+    limit: QueryLimit(LIMITS.pageMax).optional(),
+  })
+  .refine((q) => q.before === undefined || q.after === undefined, {
+    message: 'use either before or after, not both',
+    path: ['after'],
+  });
+export type HistoryQuery = z.output<typeof HistoryQuerySchema>;
+export const HistoryResponseSchema = z.strictObject({
+  messages: z.array(MessageSchema),
+  nextBefore: SeqSchema.optional(),
+  nextAfter: SeqSchema.optional(),
+});
+export type HistoryResponse = z.infer<typeof HistoryResponseSchema>;
+
+/** `POST /v1/conversations/:id/messages` response (201 new, 200 repeat). */
+export const PostMessageResponseSchema = z.strictObject({ message: MessageSchema, duplicate: z.boolean() });
+
+/** `PUT /v1/me/settings` */
+export const SettingsSchema = z.strictObject({ readReceipts: z.boolean() });
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** `GET /v1/admin/dlq` */
+export const DlqQuerySchema = z.strictObject({
+  limit: QueryLimit(LIMITS.pageMax).optional(),
+  offset: QueryInt(1_000_000).optional(),
+});
+export const DlqJobSchema = z.strictObject({
+  jobId: z.string(),
+  messageId: z.string().optional(),
+  conversationId: z.string().optional(),
+  failedReason: z.string().optional(),
+  attemptsMade: z.number().int().nonnegative(),
+  timestamp: z.number().int(),
+});
+export const DlqResponseSchema = z.strictObject({ jobs: z.array(DlqJobSchema), total: z.number().int() });
+export const DlqParamsSchema = z.strictObject({ jobId: z.string().min(1).max(200) });

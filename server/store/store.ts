@@ -1,0 +1,187 @@
+// The store port: everything the gateway needs from persistence. Nothing outside
+// server/store/mongo and server/store/postgres imports mongoose or pg; both adapters pass the
+// one contract suite in store.contract.ts.
+import type {
+  Attachment,
+  Conversation,
+  ConversationType,
+  Member,
+  Membership,
+  Message,
+  Role,
+  SystemEvent,
+} from '../../protocol/index.js';
+
+/** A closed or open membership period: the user sees `afterSeq < seq <= untilSeq`. */
+export interface Period {
+  afterSeq: number;
+  /** `null` for the open (current) period. */
+  untilSeq: number | null;
+}
+
+export interface NewConversation {
+  type: ConversationType;
+  title?: string;
+  createdBy: string;
+  public: boolean;
+  /** Initial members with their roles; must include the creator. Duplicates are ignored. */
+  members: { userId: string; role: Role }[];
+}
+
+export interface NewMessage {
+  conversationId: string;
+  senderId: string;
+  clientMsgId: string;
+  kind: 'text' | 'file' | 'system';
+  text?: string;
+  attachment?: Attachment;
+  system?: SystemEvent;
+}
+
+export interface AppendResult {
+  message: Message;
+  /** True when nothing was stored because `(conversationId, senderId, clientMsgId)` existed. */
+  duplicate: boolean;
+}
+
+export interface ConversationSummary {
+  conversation: Conversation;
+  role: Role;
+  /** Visible non-system messages with seq > the caller's readSeq not sent by the caller. */
+  unread: number;
+  lastMessage?: Message;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+export interface MessagePageQuery {
+  conversationId: string;
+  /** The caller's membership periods; only messages inside one of them are returned. */
+  periods: Period[];
+  /** Newest first, seq < before. */
+  before?: number;
+  /** Oldest first, seq > after. */
+  after?: number;
+  limit: number;
+}
+
+export type WatermarkType = 'delivered' | 'read';
+
+export interface WatermarkUpdate {
+  conversationId: string;
+  userId: string;
+  type: WatermarkType;
+  seq: number;
+}
+
+/**
+ * Persistence port. Every method is safe to call concurrently from several processes.
+ * Timestamps are ISO strings; ids are opaque strings of `[A-Za-z0-9_-]`.
+ * Adapters throw `StoreUnavailableError` when the database cannot be reached, so callers can
+ * answer `UNAVAILABLE`; any other thrown error is a bug.
+ */
+export interface Store {
+  readonly name: 'mongo' | 'postgres';
+
+  /** Creates or migrates schema and indexes; safe when several nodes run it at once. */
+  init(): Promise<void>;
+  /** Cheap round trip for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /**
+   * Creates a conversation and its initial memberships (joinedSeq 0). For `direct`, exactly two
+   * distinct members; creating the same pair again (either order) returns the existing one with
+   * `created: false`, also under concurrent creates.
+   */
+  createConversation(input: NewConversation): Promise<{ conversation: Conversation; created: boolean }>;
+  getConversation(conversationId: string): Promise<Conversation | null>;
+
+  /** The user's open membership period, or null when not a current member. */
+  getMembership(conversationId: string, userId: string): Promise<Membership | null>;
+  /** All periods of the user in the conversation, oldest first (empty when never a member). */
+  listPeriods(conversationId: string, userId: string): Promise<Period[]>;
+  /** Number of current members. */
+  countMembers(conversationId: string): Promise<number>;
+  /** Current members ordered by userId; cursor is opaque (malformed: InvalidArgumentStoreError). */
+  listMembers(conversationId: string, opts: { limit: number; cursor?: string }): Promise<Page<Member & { readReceipts: boolean }>>;
+  /** Ids of every conversation the user currently belongs to (for socket room subscription). */
+  listConversationIds(userId: string): Promise<string[]>;
+  /**
+   * The user's current conversations, most recently active first (by time of the last message,
+   * else creation), with unread count and last visible message. Cursor is opaque (malformed:
+   * InvalidArgumentStoreError). `unread` may be capped at 9,999 to bound the cost.
+   */
+  listConversations(userId: string, opts: { limit: number; cursor?: string }): Promise<Page<ConversationSummary>>;
+
+  /**
+   * Opens a membership period for each user who is not a current member, with
+   * `joinedSeq` = the conversation's lastSeq at that moment and watermarks = joinedSeq.
+   * Returns the ids actually added (input order, without duplicates).
+   */
+  addMembers(conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]>;
+  /** Closes the user's open period at the current lastSeq. False when not a current member. */
+  removeMember(conversationId: string, userId: string): Promise<boolean>;
+  /** Sets the role on the open period. False when not a current member. */
+  setRole(conversationId: string, userId: string, role: Role): Promise<boolean>;
+
+  /**
+   * Appends a message: assigns the next seq atomically (strictly increasing per conversation,
+   * gaps allowed) and stores it, or returns the original message with `duplicate: true` when
+   * `(conversationId, senderId, clientMsgId)` already exists (also under concurrent repeats:
+   * exactly one caller gets `duplicate: false`). Throws `NotFoundStoreError` if the
+   * conversation does not exist.
+   */
+  appendMessage(input: NewMessage): Promise<AppendResult>;
+  /** Appends several messages (any conversations) in as few round trips as the adapter can. */
+  appendMessages(inputs: NewMessage[]): Promise<AppendResult[]>;
+  getMessage(messageId: string): Promise<Message | null>;
+  getMessageByClientId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | null>;
+  /** A page of visible messages: with `after` oldest first, otherwise newest first. */
+  pageMessages(q: MessagePageQuery): Promise<Message[]>;
+
+  /**
+   * Moves watermarks forward only (`max(current, seq)`, also capped at lastSeq) on the user's
+   * open period. Returns, for each update, whether it moved. Updates for non-members are no-ops.
+   */
+  advanceWatermarks(updates: WatermarkUpdate[]): Promise<boolean[]>;
+
+  /** Read-receipt privacy; default true for users never set. */
+  getReadReceipts(userId: string): Promise<boolean>;
+  setReadReceipts(userId: string, on: boolean): Promise<void>;
+}
+
+/** The database could not be reached or timed out: callers answer UNAVAILABLE. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+/** The conversation the operation refers to does not exist. */
+export class NotFoundStoreError extends Error {
+  override name = 'NotFoundStoreError';
+}
+
+/** A cursor or other argument the adapter cannot use: callers answer INVALID_ARGUMENT. */
+export class InvalidArgumentStoreError extends Error {
+  override name = 'InvalidArgumentStoreError';
+}
+
+/** Encodes a keyset cursor; opaque to clients (base64url JSON). */
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+/** Decodes a cursor made by `encodeCursor`; returns undefined for anything malformed. */
+export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
+  if (!cursor) return undefined;
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    return check(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
