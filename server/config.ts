@@ -1,0 +1,198 @@
+// Configuration: one zod schema over the environment, read once in main.ts, frozen, and handed
+// to each module as its own slice. An unset and an empty variable both mean "the default".
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const str = () => z.preprocess(emptyToUndefined, z.string().optional());
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+const num = (def: number, min: number) => z.preprocess(emptyToUndefined, z.coerce.number().min(min).default(def));
+const bool = (def: boolean) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+      .default(def ? 'true' : 'false')
+      .transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
+  );
+const list = () =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default('')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+  );
+const url = (def: string, protocols: string[]) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(def)
+      .refine((u) => {
+        try {
+          return protocols.includes(new URL(u).protocol);
+        } catch {
+          return false;
+        }
+      }, `must be a ${protocols.join(' or ')} URL`),
+  );
+
+const EnvSchema = z
+  .object({
+    PORT: int(3000, 0, 65535),
+    REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    /** Prefix of every Redis key and channel this cluster uses (queues, adapter, limits). */
+    REDIS_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('rg')),
+    /** Refuse to start when Redis may evict keys (BullMQ needs `noeviction`); else only warn. */
+    REDIS_REQUIRE_NOEVICTION: bool(false),
+    STORE: z.preprocess(emptyToUndefined, z.enum(['mongo', 'postgres']).default('mongo')),
+    MONGO_URL: url('mongodb://127.0.0.1:27017/messenger', ['mongodb:', 'mongodb+srv:']),
+    DATABASE_URL: url('postgres://127.0.0.1:5432/messenger', ['postgres:', 'postgresql:']),
+    DATABASE_POOL_SIZE: int(10, 1, 200),
+    JWT_SECRET: str(),
+    JWT_PUBLIC_KEY: str(),
+    /** Key rotation: JSON object `{ "<kid>": "<secret or PEM>" }`; tokens name their key in `kid`. */
+    JWT_KEYS: str(),
+    JWT_ISSUER: str(),
+    JWT_AUDIENCE: str(),
+    ROLE: z.preprocess(emptyToUndefined, z.enum(['gateway', 'worker', 'all']).default('all')),
+    NODE_ID: z.preprocess(emptyToUndefined, z.string().max(128).default(`${hostname()}-${process.pid}`)),
+    RATE_LIMIT_SCALE: num(1, 0.001),
+    LOG_LEVEL: z.preprocess(
+      emptyToUndefined,
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ),
+    /** Browser origins allowed to connect (sockets) and call REST (CORS); empty allows any. */
+    CORS_ORIGINS: list(),
+    /** Attachment URL hosts allowed; empty allows any https: host. */
+    ATTACHMENT_HOSTS: list(),
+    WORKER_CONCURRENCY: int(32, 1, 1000),
+    DELIVERY_ATTEMPTS: int(5, 1, 50),
+    DELIVERY_BACKOFF_MS: int(500, 1, 3_600_000), // first retry delay, doubled each attempt
+    MAX_CONNECTIONS_PER_USER: int(20, 1, 10_000),
+    SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+    /** `user:password` for /admin/queues (bull-board); unset = only an admin JWT opens it. */
+    ADMIN_BASIC_AUTH: str(),
+    /** Development only: `POST /dev/login` mints short-lived tokens. Never in production. */
+    DEV_LOGIN: bool(false),
+    /** Relay mode: ack at once and emit to the room, no store, no queue (transport ceiling). */
+    RELAY_MODE: bool(false),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWT_KEYS)
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET, JWT_PUBLIC_KEY or JWT_KEYS is required' });
+    if (env.JWT_KEYS) {
+      try {
+        const parsed: unknown = JSON.parse(env.JWT_KEYS);
+        const ok =
+          typeof parsed === 'object' &&
+          parsed !== null &&
+          !Array.isArray(parsed) &&
+          Object.values(parsed).every((v) => typeof v === 'string' && v.length > 0);
+        if (!ok) throw new Error('shape');
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['JWT_KEYS'], message: 'must be a JSON object of kid -> key' });
+      }
+    }
+    if (env.ADMIN_BASIC_AUTH && !/^[^:]+:.+$/.test(env.ADMIN_BASIC_AUTH))
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_BASIC_AUTH'], message: 'must be user:password' });
+  });
+
+export type Env = z.output<typeof EnvSchema>;
+
+export interface JwtKey {
+  /** `kid` header value, or undefined for the default key. */
+  kid?: string;
+  key: string;
+  algorithms: ('HS256' | 'RS256' | 'ES256')[];
+}
+
+export interface Config {
+  port: number;
+  nodeId: string;
+  role: 'gateway' | 'worker' | 'all';
+  logLevel: Env['LOG_LEVEL'];
+  devLogin: boolean;
+  relayMode: boolean;
+  redis: { url: string; prefix: string; requireNoEviction: boolean };
+  store:
+    | { kind: 'mongo'; url: string }
+    | { kind: 'postgres'; url: string; poolSize: number };
+  auth: { keys: JwtKey[]; issuer?: string; audience?: string };
+  http: { corsOrigins: string[] };
+  limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[] };
+  delivery: { concurrency: number; attempts: number; backoffMs: number };
+  shutdownTimeoutMs: number;
+  admin: { basicAuth?: string };
+}
+
+function algorithmsFor(key: string): JwtKey['algorithms'] {
+  if (!key.includes('-----BEGIN')) return ['HS256'];
+  return key.includes('EC ') || key.includes('ecdsa') ? ['ES256'] : ['RS256', 'ES256'];
+}
+
+/** Thrown for a bad environment; main.ts prints its one-line message and exits 1. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses and freezes the configuration; the only place that reads environment variables. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`invalid configuration: ${issue.path.join('.') || 'env'}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  const keys: JwtKey[] = [];
+  if (e.JWT_SECRET) keys.push({ key: e.JWT_SECRET, algorithms: ['HS256'] });
+  if (e.JWT_PUBLIC_KEY) {
+    const pem = e.JWT_PUBLIC_KEY.replace(/\\n/g, '\n');
+    keys.push({ key: pem, algorithms: algorithmsFor(pem).filter((a) => a !== 'HS256') });
+  }
+  if (e.JWT_KEYS) {
+    for (const [kid, raw] of Object.entries(JSON.parse(e.JWT_KEYS) as Record<string, string>)) {
+      const key = raw.replace(/\\n/g, '\n');
+      keys.push({ kid, key, algorithms: algorithmsFor(key) });
+    }
+  }
+  const config: Config = {
+    port: e.PORT,
+    nodeId: e.NODE_ID,
+    role: e.ROLE,
+    logLevel: e.LOG_LEVEL,
+    devLogin: e.DEV_LOGIN,
+    relayMode: e.RELAY_MODE,
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, requireNoEviction: e.REDIS_REQUIRE_NOEVICTION },
+    store:
+      e.STORE === 'mongo'
+        ? { kind: 'mongo', url: e.MONGO_URL }
+        : { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    auth: { keys, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    http: { corsOrigins: e.CORS_ORIGINS },
+    limits: {
+      scale: e.RATE_LIMIT_SCALE,
+      maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      attachmentHosts: e.ATTACHMENT_HOSTS,
+    },
+    delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    admin: { basicAuth: e.ADMIN_BASIC_AUTH },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,167 @@
+// Conversation lifecycle and membership: create, join, leave, add, remove, set role.
+// Each change is stored, then written as a `system` message (delivered like any other), then
+// put in force for live delivery on every node before the caller acknowledges.
+import { randomUUID } from 'node:crypto';
+import type {
+  AddMembers,
+  Conversation,
+  ConversationCreate,
+  Membership,
+  Role,
+  SetRole,
+  SystemEvent,
+} from '../../protocol/index.js';
+import { LIMITS } from '../../protocol/index.js';
+import { AppError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import type { DeliveryQueue, Realtime } from './ports.js';
+import { canAddMembers, canRemove, canSetRole } from './policy.js';
+
+export interface ConversationDeps {
+  store: Store;
+  realtime: Realtime;
+  delivery: DeliveryQueue;
+  maxMembers?: number;
+}
+
+/** Parsed payloads (the schemas have already run). */
+type Create = ConversationCreate & { title?: string };
+
+export function createConversationService(deps: ConversationDeps) {
+  const { store, realtime, delivery } = deps;
+  const maxMembers = deps.maxMembers ?? LIMITS.groupMaxMembers;
+
+  /** Stores and enqueues a system message; returns the conversation with its new lastSeq. */
+  async function announce(conversation: Conversation, system: SystemEvent): Promise<Conversation> {
+    const { message } = await store.appendMessage({
+      conversationId: conversation.id,
+      senderId: system.actorId,
+      clientMsgId: `sys-${randomUUID()}`,
+      kind: 'system',
+      system,
+    });
+    await delivery.enqueue([message]);
+    return { ...conversation, lastSeq: Math.max(conversation.lastSeq, message.seq) };
+  }
+
+  /**
+   * The caller's conversation and current membership. Non-members get NOT_FOUND for private
+   * conversations (existence does not leak) and FORBIDDEN for public ones.
+   */
+  async function requireMember(conversationId: string, userId: string): Promise<{ conversation: Conversation; membership: Membership }> {
+    const [conversation, membership] = await Promise.all([
+      store.getConversation(conversationId),
+      store.getMembership(conversationId, userId),
+    ]);
+    if (!conversation) throw new AppError('NOT_FOUND', 'conversation not found');
+    if (!membership) {
+      if (conversation.public) throw new AppError('FORBIDDEN', 'not a member of this conversation');
+      throw new AppError('NOT_FOUND', 'conversation not found');
+    }
+    return { conversation, membership };
+  }
+
+  async function create(actorId: string, input: Create): Promise<Conversation> {
+    if (input.type === 'direct') {
+      if (input.peerId === actorId) throw new AppError('INVALID_ARGUMENT', 'peerId: cannot start a direct conversation with yourself', { field: 'peerId' });
+      const { conversation, created } = await store.createConversation({
+        type: 'direct',
+        createdBy: actorId,
+        public: false,
+        members: [
+          { userId: actorId, role: 'member' },
+          { userId: input.peerId, role: 'member' },
+        ],
+      });
+      if (!created) return conversation;
+      const userIds = [actorId, input.peerId];
+      realtime.subscribe(userIds, conversation.id);
+      const announced = await announce(conversation, { action: 'created', actorId, userIds: [input.peerId] });
+      realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'created', userIds } }, userIds);
+      return announced;
+    }
+    const others = [...new Set(input.memberIds ?? [])].filter((id) => id !== actorId);
+    if (others.length + 1 > maxMembers) throw new AppError('INVALID_ARGUMENT', `memberIds: at most ${maxMembers} members`, { field: 'memberIds' });
+    const { conversation } = await store.createConversation({
+      type: input.type,
+      title: input.title,
+      createdBy: actorId,
+      public: input.public ?? false,
+      members: [{ userId: actorId, role: 'owner' }, ...others.map((userId) => ({ userId, role: 'member' as Role }))],
+    });
+    const userIds = [actorId, ...others];
+    realtime.subscribe(userIds, conversation.id);
+    const announced = await announce(conversation, { action: 'created', actorId, userIds: others });
+    realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'created', userIds } }, userIds);
+    return announced;
+  }
+
+  async function join(actorId: string, conversationId: string): Promise<{ conversation: Conversation; membership: Membership }> {
+    const conversation = await store.getConversation(conversationId);
+    if (!conversation) throw new AppError('NOT_FOUND', 'conversation not found');
+    const existing = await store.getMembership(conversationId, actorId);
+    if (existing) return { conversation, membership: existing };
+    if (!conversation.public || conversation.type === 'direct') throw new AppError('NOT_FOUND', 'conversation not found');
+    if ((await store.countMembers(conversationId)) >= maxMembers) throw new AppError('CONFLICT', 'conversation is full');
+    await store.addMembers(conversationId, [{ userId: actorId, role: 'member' }]);
+    realtime.subscribe([actorId], conversationId);
+    const announced = await announce(conversation, { action: 'joined', actorId });
+    const membership = await store.getMembership(conversationId, actorId);
+    if (!membership) throw new AppError('CONFLICT', 'membership changed concurrently, retry');
+    realtime.conversationUpdated(conversationId, { conversation: announced, change: { action: 'joined', userIds: [actorId] } });
+    return { conversation: announced, membership };
+  }
+
+  async function leave(actorId: string, conversationId: string): Promise<void> {
+    const { conversation } = await requireMember(conversationId, actorId);
+    if (conversation.type === 'direct') throw new AppError('FORBIDDEN', 'cannot leave a direct conversation');
+    if (!(await store.removeMember(conversationId, actorId))) return;
+    realtime.unsubscribe([actorId], conversationId);
+    const announced = await announce(conversation, { action: 'left', actorId });
+    realtime.conversationUpdated(conversationId, { conversation: announced, change: { action: 'left', userIds: [actorId] } }, [actorId]);
+  }
+
+  async function addMembers(actorId: string, input: AddMembers): Promise<string[]> {
+    const { conversation, membership } = await requireMember(input.conversationId, actorId);
+    if (!canAddMembers(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators add members');
+    const wanted = [...new Set(input.userIds)];
+    if ((await store.countMembers(conversation.id)) + wanted.length > maxMembers)
+      throw new AppError('CONFLICT', `a conversation has at most ${maxMembers} members`);
+    const added = await store.addMembers(conversation.id, wanted.map((userId) => ({ userId, role: 'member' as Role })));
+    if (added.length === 0) return added;
+    realtime.subscribe(added, conversation.id);
+    const announced = await announce(conversation, { action: 'added', actorId, userIds: added });
+    realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'added', userIds: added } }, added);
+    return added;
+  }
+
+  async function removeMember(actorId: string, conversationId: string, userId: string): Promise<void> {
+    if (userId === actorId) return leave(actorId, conversationId);
+    const { conversation, membership } = await requireMember(conversationId, actorId);
+    const target = await store.getMembership(conversationId, userId);
+    if (!target) throw new AppError('NOT_FOUND', 'user is not a member');
+    if (!canRemove(conversation.type, membership.role, target.role)) throw new AppError('FORBIDDEN', 'your role cannot remove this member');
+    if (!(await store.removeMember(conversationId, userId))) return;
+    // Out of the room on every node first, so nothing sent after this ack reaches them.
+    realtime.unsubscribe([userId], conversationId);
+    const announced = await announce(conversation, { action: 'removed', actorId, userIds: [userId] });
+    realtime.conversationUpdated(conversationId, { conversation: announced, change: { action: 'removed', userIds: [userId] } }, [userId]);
+  }
+
+  async function setRole(actorId: string, input: SetRole): Promise<void> {
+    const { conversation, membership } = await requireMember(input.conversationId, actorId);
+    if (input.userId === actorId) throw new AppError('FORBIDDEN', 'cannot change your own role');
+    const target = await store.getMembership(conversation.id, input.userId);
+    if (!target) throw new AppError('NOT_FOUND', 'user is not a member');
+    if (!canSetRole(conversation.type, membership.role, target.role, input.role))
+      throw new AppError('FORBIDDEN', 'your role cannot grant this role');
+    if (target.role === input.role) return;
+    if (!(await store.setRole(conversation.id, input.userId, input.role))) throw new AppError('NOT_FOUND', 'user is not a member');
+    const announced = await announce(conversation, { action: 'role', actorId, userIds: [input.userId], role: input.role });
+    realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'role', userIds: [input.userId] } });
+  }
+
+  return { create, join, leave, addMembers, removeMember, setRole, requireMember };
+}
+
+export type ConversationService = ReturnType<typeof createConversationService>;

@@ -1,0 +1,137 @@
+// Sending, reading and acknowledging messages. The socket handlers and the REST routers call
+// exactly these functions, so a send over REST and over a socket is the same code.
+import type { HistoryResponse, Message, MessageBody } from '../../protocol/index.js';
+import { LIMITS } from '../../protocol/index.js';
+import { AppError } from '../errors.js';
+import type { Period, Store, WatermarkType } from '../store/store.js';
+import type { ConversationService } from './conversations.service.js';
+import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
+import { canPost } from './policy.js';
+import type { WatermarkBatcher } from './watermarks.js';
+
+export interface MessageDeps {
+  store: Store;
+  realtime: Realtime;
+  delivery: DeliveryQueue;
+  limiter: Limiter;
+  conversations: ConversationService;
+  watermarks: WatermarkBatcher;
+  /** Allowed attachment URL hosts; empty allows any https: host. */
+  attachmentHosts: readonly string[];
+  /** How long after a message was stored a repeated send may re-enqueue its delivery job. */
+  redeliverWindowMs?: number;
+}
+
+export interface SendInput extends MessageBody {
+  conversationId: string;
+  clientMsgId: string;
+  text?: string;
+}
+
+const REDELIVER_WINDOW_MS = 10 * 60_000; // 10 min: the window in which a client retries a failed send
+
+export function createMessageService(deps: MessageDeps) {
+  const { store, realtime, delivery, limiter, conversations, watermarks } = deps;
+  const redeliverWindowMs = deps.redeliverWindowMs ?? REDELIVER_WINDOW_MS;
+
+  function checkAttachmentHost(url: string): void {
+    if (deps.attachmentHosts.length === 0) return;
+    const host = new URL(url).hostname;
+    if (!deps.attachmentHosts.includes(host))
+      throw new AppError('INVALID_ARGUMENT', 'attachment.url: host is not allowed', { field: 'attachment.url' });
+  }
+
+  /**
+   * validate (done by the caller's schema) → authorise → rate limit → store (idempotent) →
+   * enqueue delivery → return. Resolves only when the message is stored and its job enqueued.
+   */
+  async function send(senderId: string, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    if (input.attachment) checkAttachmentHost(input.attachment.url);
+    const { conversation, membership } = await conversations.requireMember(input.conversationId, senderId);
+    if (!canPost(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators post in a channel');
+    await limiter.consume('send', senderId);
+    const result = await store.appendMessage({
+      conversationId: input.conversationId,
+      senderId,
+      clientMsgId: input.clientMsgId,
+      kind: input.kind,
+      ...(input.text !== undefined ? { text: input.text } : {}),
+      ...(input.attachment ? { attachment: input.attachment } : {}),
+    });
+    // A repeat of a send whose enqueue failed must still be delivered; the job id is derived
+    // from the message id, so re-adding a job that exists is a no-op.
+    const recent = Date.now() - Date.parse(result.message.createdAt) < redeliverWindowMs;
+    if (!result.duplicate || recent) await delivery.enqueue([result.message]);
+    if (!result.duplicate) {
+      const seq = result.message.seq;
+      // The sender has seen what they sent. Not awaited: the ack does not depend on it.
+      void watermarks
+        .advance([
+          { conversationId: input.conversationId, userId: senderId, type: 'delivered', seq },
+          { conversationId: input.conversationId, userId: senderId, type: 'read', seq },
+        ])
+        .catch(() => {});
+    }
+    return result;
+  }
+
+  async function visiblePeriods(conversationId: string, userId: string): Promise<Period[]> {
+    await conversations.requireMember(conversationId, userId);
+    return store.listPeriods(conversationId, userId);
+  }
+
+  /** Messages after `afterSeq`, oldest first, for a client catching up after a reconnect. */
+  async function sync(userId: string, input: { conversationId: string; afterSeq: number; limit?: number }) {
+    const limit = input.limit ?? LIMITS.syncDefault;
+    const periods = await visiblePeriods(input.conversationId, userId);
+    const page = await store.pageMessages({ conversationId: input.conversationId, periods, after: input.afterSeq, limit: limit + 1 });
+    return { messages: page.slice(0, limit), hasMore: page.length > limit };
+  }
+
+  /** A keyset history page (PROTOCOL.md §6). */
+  async function history(
+    userId: string,
+    input: { conversationId: string; before?: number; after?: number; limit?: number },
+  ): Promise<HistoryResponse> {
+    const limit = input.limit ?? LIMITS.pageDefault;
+    const periods = await visiblePeriods(input.conversationId, userId);
+    if (input.after !== undefined) {
+      const page = await store.pageMessages({ conversationId: input.conversationId, periods, after: input.after, limit: limit + 1 });
+      const messages = page.slice(0, limit);
+      return page.length > limit ? { messages, nextAfter: messages[messages.length - 1]!.seq } : { messages };
+    }
+    const page = await store.pageMessages({
+      conversationId: input.conversationId,
+      periods,
+      ...(input.before !== undefined ? { before: input.before } : {}),
+      limit: limit + 1,
+    });
+    const messages = page.slice(0, limit);
+    return page.length > limit ? { messages, nextBefore: messages[messages.length - 1]!.seq } : { messages };
+  }
+
+  /** Moves a delivered/read watermark forward and tells the room when it moved. */
+  async function acknowledge(userId: string, type: WatermarkType, input: { conversationId: string; seq: number }): Promise<void> {
+    await conversations.requireMember(input.conversationId, userId);
+    await limiter.consume('receipt', userId);
+    const moved = await watermarks.advance([{ conversationId: input.conversationId, userId, type, seq: input.seq }]);
+    if (!moved[0]) return;
+    if (type === 'read' && !(await watermarks.readReceiptsOn(userId))) return;
+    realtime.receipt({ conversationId: input.conversationId, userId, type, seq: input.seq });
+  }
+
+  async function typing(userId: string, input: { conversationId: string; typing: boolean }): Promise<void> {
+    await limiter.consume('typing', userId);
+    await conversations.requireMember(input.conversationId, userId);
+    realtime.typing({ conversationId: input.conversationId, userId, typing: input.typing });
+  }
+
+  async function setReadReceipts(userId: string, on: boolean): Promise<void> {
+    await store.setReadReceipts(userId, on);
+    watermarks.forgetSettings(userId);
+  }
+
+  return { send, sync, history, acknowledge, typing, setReadReceipts };
+}
+
+export type MessageService = ReturnType<typeof createMessageService>;

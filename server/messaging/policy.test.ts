@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { canAddMembers, canPost, canRemove, canSetRole } from './policy.js';
+
+describe('conversation policy', () => {
+  it('only owner/admin/moderator post in channels; everyone in groups and directs', () => {
+    expect(canPost('channel', 'member')).toBe(false);
+    expect(canPost('channel', 'moderator')).toBe(true);
+    expect(canPost('group', 'member')).toBe(true);
+    expect(canPost('direct', 'member')).toBe(true);
+  });
+  it('adds: moderators and up, never in directs', () => {
+    expect(canAddMembers('group', 'moderator')).toBe(true);
+    expect(canAddMembers('group', 'member')).toBe(false);
+    expect(canAddMembers('direct', 'owner')).toBe(false);
+  });
+  it('removal: moderators remove members only; admins not owners', () => {
+    expect(canRemove('group', 'moderator', 'member')).toBe(true);
+    expect(canRemove('group', 'moderator', 'moderator')).toBe(false);
+    expect(canRemove('group', 'admin', 'moderator')).toBe(true);
+    expect(canRemove('group', 'admin', 'owner')).toBe(false);
+    expect(canRemove('group', 'owner', 'admin')).toBe(true);
+    expect(canRemove('group', 'member', 'member')).toBe(false);
+  });
+  it('roles: owner grants anything; admin only below admin', () => {
+    expect(canSetRole('group', 'owner', 'member', 'admin')).toBe(true);
+    expect(canSetRole('group', 'admin', 'member', 'moderator')).toBe(true);
+    expect(canSetRole('group', 'admin', 'member', 'admin')).toBe(false);
+    expect(canSetRole('group', 'admin', 'admin', 'member')).toBe(false);
+    expect(canSetRole('group', 'moderator', 'member', 'moderator')).toBe(false);
+  });
+});

@@ -1,0 +1,26 @@
+// Who may do what in a conversation (PROTOCOL.md §3–§4). Pure functions, unit-tested.
+import type { ConversationType, Role } from '../../protocol/index.js';
+
+const RANK: Record<Role, number> = { owner: 3, admin: 2, moderator: 1, member: 0 };
+
+export function canPost(type: ConversationType, role: Role): boolean {
+  return type !== 'channel' || RANK[role] >= RANK.moderator;
+}
+
+export function canAddMembers(type: ConversationType, role: Role): boolean {
+  return type !== 'direct' && RANK[role] >= RANK.moderator;
+}
+
+/** owner/admin remove anyone ranked below them; a moderator removes plain members only. */
+export function canRemove(type: ConversationType, actor: Role, target: Role): boolean {
+  if (type === 'direct') return false;
+  if (actor === 'moderator') return target === 'member';
+  return RANK[actor] >= RANK.admin && RANK[target] < RANK[actor];
+}
+
+/** owner sets any role on others; an admin sets moderator/member on those ranked below admin. */
+export function canSetRole(type: ConversationType, actor: Role, target: Role, role: Role): boolean {
+  if (type === 'direct') return false;
+  if (actor === 'owner') return true;
+  return actor === 'admin' && RANK[target] < RANK.admin && RANK[role] < RANK.admin;
+}

@@ -1,0 +1,32 @@
+// What the domain needs from the outside world, as small ports, so `messaging/` carries no
+// Socket.IO, Express or BullMQ types and both the socket handlers and REST call the same code.
+import type {
+  ConversationUpdated,
+  Message,
+  Receipt,
+  TypingEvent,
+} from '../../protocol/index.js';
+
+/** Live effects across every node of the cluster (implemented over the Socket.IO Redis adapter). */
+export interface Realtime {
+  /** Subscribes every connected socket of these users, on every node, to the conversation. */
+  subscribe(userIds: string[], conversationId: string): void;
+  /** Unsubscribes every connected socket of these users, on every node. */
+  unsubscribe(userIds: string[], conversationId: string): void;
+  conversationUpdated(conversationId: string, data: ConversationUpdated, alsoUserIds?: string[]): void;
+  receipt(data: Receipt): void;
+  /** To the room except the sender's own sockets. */
+  typing(data: TypingEvent): void;
+}
+
+/** The delivery queue: an accepted message is enqueued before the send is acknowledged. */
+export interface DeliveryQueue {
+  enqueue(messages: Message[]): Promise<void>;
+}
+
+/** Rate limiting per user and event family; throws AppError RATE_LIMITED when over. */
+export interface Limiter {
+  consume(family: LimitFamily, key: string, points?: number): Promise<void>;
+}
+
+export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest';

@@ -1,0 +1,77 @@
+// Group commit for receipt watermarks: updates that arrive while a write is in flight are
+// merged (highest seq per member and type) and written together by the next one, so a burst
+// of receipts costs a few statements instead of one each, with no timer on the idle path.
+import type { Store, WatermarkUpdate } from '../store/store.js';
+
+interface Pending {
+  update: WatermarkUpdate;
+  waiters: { resolve: (moved: boolean) => void; reject: (err: unknown) => void }[];
+}
+
+const SETTINGS_TTL_MS = 5_000; // privacy changes reach other nodes within this
+
+export function createWatermarkBatcher(store: Store, opts: { maxBatch?: number } = {}) {
+  const maxBatch = opts.maxBatch ?? 500;
+  let pending = new Map<string, Pending>();
+  let flushing: Promise<void> | null = null;
+  const settings = new Map<string, { on: boolean; at: number }>();
+
+  async function flushLoop(): Promise<void> {
+    while (pending.size > 0) {
+      const batch = [...pending.values()].slice(0, maxBatch);
+      for (const p of batch) pending.delete(keyOf(p.update));
+      try {
+        const moved = await store.advanceWatermarks(batch.map((p) => p.update));
+        batch.forEach((p, i) => p.waiters.forEach((w) => w.resolve(Boolean(moved[i]))));
+      } catch (err) {
+        batch.forEach((p) => p.waiters.forEach((w) => w.reject(err)));
+      }
+    }
+  }
+
+  function keyOf(u: WatermarkUpdate): string {
+    return `${u.conversationId}\u0000${u.userId}\u0000${u.type}`;
+  }
+
+  /** Resolves, per update, whether the stored watermark moved. */
+  function advance(updates: WatermarkUpdate[]): Promise<boolean[]> {
+    const promises = updates.map(
+      (update) =>
+        new Promise<boolean>((resolve, reject) => {
+          const key = keyOf(update);
+          const existing = pending.get(key);
+          if (existing) {
+            if (update.seq > existing.update.seq) existing.update = update;
+            existing.waiters.push({ resolve, reject });
+          } else {
+            pending.set(key, { update, waiters: [{ resolve, reject }] });
+          }
+        }),
+    );
+    flushing ??= flushLoop().finally(() => {
+      flushing = null;
+    });
+    return Promise.all(promises);
+  }
+
+  async function readReceiptsOn(userId: string): Promise<boolean> {
+    const hit = settings.get(userId);
+    if (hit && Date.now() - hit.at < SETTINGS_TTL_MS) return hit.on;
+    const on = await store.getReadReceipts(userId);
+    if (settings.size > 100_000) settings.clear();
+    settings.set(userId, { on, at: Date.now() });
+    return on;
+  }
+
+  return {
+    advance,
+    readReceiptsOn,
+    forgetSettings: (userId: string) => void settings.delete(userId),
+    /** Resolves when nothing is pending (shutdown). */
+    drain: async () => {
+      while (flushing) await flushing;
+    },
+  };
+}
+
+export type WatermarkBatcher = ReturnType<typeof createWatermarkBatcher>;

@@ -1,0 +1,71 @@
+// Prometheus metrics (prom-client). Labels are bounded: event names, result codes, queue names,
+// families — never user or conversation ids.
+import client from 'prom-client';
+
+export function createMetrics(nodeId: string) {
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ node: nodeId });
+  client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+
+  const m = {
+    registry,
+    socketsConnected: new client.Gauge({ name: 'gateway_sockets_connected', help: 'Connected sockets on this node', registers: [registry] }),
+    connects: new client.Counter({ name: 'gateway_connects_total', help: 'Accepted socket connections', registers: [registry] }),
+    connectRefusals: new client.Counter({
+      name: 'gateway_connect_refusals_total',
+      help: 'Refused handshakes by code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    disconnects: new client.Counter({
+      name: 'gateway_disconnects_total',
+      help: 'Socket disconnections by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    events: new client.Counter({
+      name: 'gateway_events_total',
+      help: 'Client events handled, by event and result code',
+      labelNames: ['event', 'code'] as const,
+      registers: [registry],
+    }),
+    eventSeconds: new client.Histogram({
+      name: 'gateway_event_duration_seconds',
+      help: 'Handler latency from receipt to ack',
+      labelNames: ['event'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    sendsAccepted: new client.Counter({ name: 'gateway_sends_accepted_total', help: 'Messages stored and enqueued', registers: [registry] }),
+    deliveries: new client.Counter({ name: 'delivery_emitted_total', help: 'message:new fan-outs emitted by workers', registers: [registry] }),
+    fanoutSeconds: new client.Histogram({
+      name: 'delivery_send_to_fanout_seconds',
+      help: 'From send accepted to fan-out emitted',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    rateLimited: new client.Counter({
+      name: 'gateway_rate_limited_total',
+      help: 'Requests refused by a rate limit, by family',
+      labelNames: ['family'] as const,
+      registers: [registry],
+    }),
+    httpRequests: new client.Counter({
+      name: 'http_requests_total',
+      help: 'REST requests by route and status',
+      labelNames: ['route', 'status'] as const,
+      registers: [registry],
+    }),
+    storeSeconds: new client.Histogram({
+      name: 'store_operation_duration_seconds',
+      help: 'Store operation latency',
+      labelNames: ['op'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    adapterErrors: new client.Counter({ name: 'redis_adapter_errors_total', help: 'Errors on the Socket.IO Redis adapter clients', registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
