@@ -52,6 +52,9 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
       concurrency: opts.concurrency,
       // A job whose worker died is picked up again after this (and a stalled job runs twice
       // at most: the emit is idempotent for clients, who de-duplicate by message id).
+      // Locks are renewed every lockDuration/2; a dead worker's job is re-run within
+      // lockDuration + stalledInterval, inside the 30 s promise of PROTOCOL.md §4.
+      lockDuration: 10_000,
       stalledInterval: 5_000,
       maxStalledCount: 2,
     },

@@ -1,0 +1,65 @@
+// Small helpers for chat scenarios in tests: typed acks that throw on error, message
+// collection with de-duplication by id, and waiting for the delivery queue to drain.
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AckOf, ClientEventName, Message, OkDataOf, PayloadOf } from '../../../protocol/index.js';
+import { DELIVERY_QUEUE } from '../../delivery/queue.js';
+import { record, type ClientSocket } from './clients.js';
+
+/** Emits and returns the ok data; throws with the wire error otherwise. */
+export async function call<E extends ClientEventName>(socket: ClientSocket, event: E, payload: PayloadOf<E>): Promise<OkDataOf<E>> {
+  const res = (await (socket.emitWithAck as (e: string, p: unknown) => Promise<AckOf<E>>)(event, payload)) as AckOf<E>;
+  if (!res.ok) throw Object.assign(new Error(`${event}: ${res.error.code} ${res.error.message}`), { wire: res.error });
+  const { ok: _ok, ...data } = res as { ok: true } & OkDataOf<E>;
+  return data as OkDataOf<E>;
+}
+
+/** Emits and returns the raw ack (for asserting on errors). */
+export function raw<E extends ClientEventName>(socket: ClientSocket, event: E, payload: unknown): Promise<AckOf<E>> {
+  return (socket.emitWithAck as (e: string, p: unknown) => Promise<AckOf<E>>)(event, payload);
+}
+
+/** Every `message:new` a socket receives, keyed by message id. */
+export function inbox(socket: ClientSocket) {
+  const rec = record(socket, 'message:new');
+  const byId = () => {
+    const m = new Map<string, Message>();
+    for (const { message } of rec.items) m.set(message.id, message);
+    return m;
+  };
+  return {
+    /** Raw events, duplicates included. */
+    events: rec.items,
+    byId,
+    count: (messageId: string) => rec.items.filter((e) => e.message.id === messageId).length,
+    /** Resolves when every id has arrived at least once. */
+    hasAll: (ids: Iterable<string>, timeoutMs?: number) => {
+      const want = [...ids];
+      return rec.until(() => {
+        const have = byId();
+        return want.every((id) => have.has(id));
+      }, timeoutMs);
+    },
+  };
+}
+
+/** Waits until the delivery queue of a prefix has nothing waiting, prioritized, delayed or active. */
+export async function queueDrained(redisUrl: string, prefix: string, timeoutMs = 20_000): Promise<void> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(DELIVERY_QUEUE, { connection, prefix });
+  try {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+      if (Object.values(c).every((n) => n === 0)) return;
+      if (Date.now() > until) throw new Error(`queue not drained: ${JSON.stringify(c)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  } finally {
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+let n = 0;
+export const clientMsgId = (tag = 'm') => `${tag}-${process.pid}-${Date.now().toString(36)}-${++n}`;

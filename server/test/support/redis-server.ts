@@ -1,0 +1,55 @@
+// A private redis-server on a random port, for tests that stop and restart Redis without
+// disturbing the shared one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  /** Starts it again on the same port (after stop). */
+  restart(): Promise<void>;
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('redis-server did not change state in time');
+}
+
+async function answers(port: number): Promise<boolean> {
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = 40000 + Math.floor(Math.random() * 20000);
+  let proc: ChildProcess | undefined;
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+      stdio: 'ignore',
+    });
+    await waitUntil(() => answers(port), 10_000);
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      proc?.kill('SIGKILL');
+      await waitUntil(async () => !(await answers(port)), 10_000);
+    },
+    restart: start,
+  };
+}
