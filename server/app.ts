@@ -28,6 +28,10 @@ import { createV1Router } from './rest/v1.router.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { registerRelayHandlers } from './gateway/relay.js';
+import { createAdminQueuesRouter } from './ops/admin-queues.router.js';
+import { instrumentStore, registerQueueMetrics } from './ops/instrument.js';
+import { createDocsRouter } from './rest/docs.router.js';
+import { createWebRouter } from './rest/web.router.js';
 
 export interface App {
   config: Config;
@@ -80,7 +84,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const sub = redis('adapter-sub');
   const workerConn = runsWorker ? redis('worker', { maxRetriesPerRequest: null }) : undefined;
 
-  const store = await createStore(config.store);
+  const store = instrumentStore(await createStore(config.store), metrics);
   const verifyToken = createTokenVerifier(config.auth);
   const limiter = createLimiter({
     redis: cmd,
@@ -94,6 +98,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     attempts: config.delivery.attempts,
     backoffMs: config.delivery.backoffMs,
   });
+  registerQueueMetrics(metrics, [delivery.queue, delivery.dlq]);
   const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
 
   const app = express();
@@ -149,6 +154,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     messaging = createMessaging({ store, realtime, delivery, limiter, attachmentHosts: config.limits.attachmentHosts });
     handlers = createEventHandlers(messaging, limiter);
 
+    app.use('/docs', createDocsRouter());
+    app.use('/admin/queues', createAdminQueuesRouter({ queues: [delivery.queue, delivery.dlq], verifyToken, admin: config.admin }));
+    app.use(createWebRouter({ config }));
     app.use(express.json({ limit: '64kb', strict: true }));
     app.use(cors({ origin: config.http.corsOrigins.length ? [...config.http.corsOrigins] : false }));
     app.use(
