@@ -1,0 +1,185 @@
+// Appending messages: seq from an atomic counter on the conversation document, then an insert
+// guarded by two unique indexes. Idempotency comes from `(conversationId, senderId, clientMsgId)`:
+// a cheap lookup first (a retry burns no seq), and on a duplicate-key error the original wins.
+import { Types } from 'mongoose';
+import { NotFoundStoreError, type AppendResult, type NewMessage } from '../store.js';
+import { isDuplicateKey } from './connection.js';
+import { parseId, toMessage } from './mappers.js';
+import type { MessageDoc, Models } from './models.js';
+
+// A duplicate key that is not the clientMsgId means the seq was taken, which the counter rules
+// out on MongoDB; jongodb's findOneAndUpdate can return a post-image that already includes a
+// concurrent increment (see JONGODB.md), so we take a fresh seq a few times before giving up.
+const MAX_SEQ_ATTEMPTS = 5;
+
+function notFound(conversationId: string): NotFoundStoreError {
+  return new NotFoundStoreError(`conversation ${conversationId} not found`);
+}
+
+function buildDoc(input: NewMessage, conversationId: Types.ObjectId, seq: number, now: Date): MessageDoc {
+  const doc: MessageDoc = {
+    _id: new Types.ObjectId(),
+    conversationId,
+    seq,
+    senderId: input.senderId,
+    clientMsgId: input.clientMsgId,
+    kind: input.kind,
+    createdAt: now,
+  };
+  if (input.text !== undefined) doc.text = input.text;
+  if (input.attachment) doc.attachment = input.attachment;
+  if (input.system) doc.system = input.system;
+  return doc;
+}
+
+function findOriginal(models: Models, conversationId: Types.ObjectId, senderId: string, clientMsgId: string) {
+  return models.Message.findOne({ conversationId, senderId, clientMsgId }).lean<MessageDoc>();
+}
+
+/** Reserves `count` seqs; returns the highest, or null when the conversation does not exist. */
+async function reserveSeqs(models: Models, conversationId: Types.ObjectId, count: number, now: Date): Promise<number | null> {
+  const conv = await models.Conversation.findOneAndUpdate(
+    { _id: conversationId },
+    { $inc: { lastSeq: count }, $set: { lastActivityAt: now } },
+    { new: true, projection: { lastSeq: 1 } },
+  ).lean<{ lastSeq: number }>();
+  return conv ? conv.lastSeq : null;
+}
+
+/** Inserts `input` with a freshly reserved seq, taking another one while the seq is taken. */
+async function insertFresh(models: Models, input: NewMessage, conversationId: Types.ObjectId): Promise<AppendResult> {
+  for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
+    const now = new Date();
+    const seq = await reserveSeqs(models, conversationId, 1, now);
+    if (seq === null) throw notFound(input.conversationId);
+    const doc = buildDoc(input, conversationId, seq, now);
+    const settled = await insertOrResolve(models, doc);
+    if (settled) return settled;
+  }
+  throw new Error(`could not assign a unique seq in conversation ${input.conversationId}`);
+}
+
+/**
+ * Inserts one prepared document; null when its seq turned out to be taken. On a duplicate key,
+ * the stored message with the same clientMsgId is the answer: someone else's (a duplicate), or
+ * this very document when an earlier batch insert did land after all.
+ */
+async function insertOrResolve(models: Models, doc: MessageDoc): Promise<AppendResult | null> {
+  try {
+    await models.Message.collection.insertOne(doc);
+    return { message: toMessage(doc), duplicate: false };
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    return resolveConflict(models, doc);
+  }
+}
+
+async function resolveConflict(models: Models, doc: MessageDoc): Promise<AppendResult | null> {
+  const original = await findOriginal(models, doc.conversationId, doc.senderId, doc.clientMsgId);
+  if (!original) return null;
+  return { message: toMessage(original), duplicate: !original._id.equals(doc._id) };
+}
+
+export async function appendOne(models: Models, input: NewMessage): Promise<AppendResult> {
+  const conversationId = parseId(input.conversationId);
+  if (!conversationId) throw notFound(input.conversationId);
+  const existing = await findOriginal(models, conversationId, input.senderId, input.clientMsgId);
+  if (existing) return { message: toMessage(existing), duplicate: true };
+  return insertFresh(models, input, conversationId);
+}
+
+const keyOf = (m: NewMessage): string => `${m.conversationId}\u0000${m.senderId}\u0000${m.clientMsgId}`;
+
+/**
+ * Batch append in three round trips for the common case: one lookup of existing clientMsgIds,
+ * one `$inc` by k per conversation (in parallel), one unordered insertMany. Conflicts found by
+ * the insert are then settled one by one.
+ */
+export async function appendMany(models: Models, inputs: NewMessage[]): Promise<AppendResult[]> {
+  if (inputs.length === 0) return [];
+  if (inputs.length === 1) return [await appendOne(models, inputs[0]!)];
+
+  const ids = inputs.map((m) => {
+    const id = parseId(m.conversationId);
+    if (!id) throw notFound(m.conversationId);
+    return id;
+  });
+
+  // Repeats inside the batch resolve to the first occurrence.
+  const firstIndex = new Map<string, number>();
+  inputs.forEach((m, i) => {
+    if (!firstIndex.has(keyOf(m))) firstIndex.set(keyOf(m), i);
+  });
+  const firsts = [...firstIndex.values()];
+
+  const existing = await models.Message.find({
+    $or: firsts.map((i) => ({ conversationId: ids[i]!, senderId: inputs[i]!.senderId, clientMsgId: inputs[i]!.clientMsgId })),
+  }).lean<MessageDoc[]>();
+  const existingByKey = new Map(existing.map((d) => [`${d.conversationId.toHexString()}\u0000${d.senderId}\u0000${d.clientMsgId}`, d]));
+
+  const results: (AppendResult | undefined)[] = new Array(inputs.length);
+  const byConversation = new Map<string, number[]>();
+  for (const i of firsts) {
+    const found = existingByKey.get(keyOf(inputs[i]!));
+    if (found) {
+      results[i] = { message: toMessage(found), duplicate: true };
+      continue;
+    }
+    const list = byConversation.get(inputs[i]!.conversationId) ?? [];
+    list.push(i);
+    byConversation.set(inputs[i]!.conversationId, list);
+  }
+
+  const now = new Date();
+  const groups = [...byConversation.values()];
+  const lasts = await Promise.all(groups.map((idx) => reserveSeqs(models, ids[idx[0]!]!, idx.length, now)));
+  const docs: { i: number; doc: MessageDoc }[] = [];
+  groups.forEach((idx, g) => {
+    const last = lasts[g];
+    if (last === null || last === undefined) throw notFound(inputs[idx[0]!]!.conversationId);
+    idx.forEach((i, k) => docs.push({ i, doc: buildDoc(inputs[i]!, ids[i]!, last - idx.length + 1 + k, now) }));
+  });
+
+  if (docs.length > 0) {
+    const failed = await insertBatch(models, docs.map((d) => d.doc));
+    await Promise.all(
+      docs.map(async ({ i, doc }, n) => {
+        if (!failed.has(n)) {
+          results[i] = { message: toMessage(doc), duplicate: false };
+          return;
+        }
+        results[i] = (await insertOrResolve(models, doc)) ?? (await insertFresh(models, inputs[i]!, ids[i]!));
+      }),
+    );
+  }
+
+  return inputs.map((m, i) => {
+    const own = results[i];
+    if (own) return own;
+    const first = results[firstIndex.get(keyOf(m))!]!;
+    return { message: first.message, duplicate: true };
+  });
+}
+
+/**
+ * Unordered insert of the batch; returns the positions that were not stored because of a
+ * duplicate key. MongoDB reports those per document (`writeErrors`) and stores the rest; a
+ * server that rejects the whole batch with one duplicate-key error and no per-document detail
+ * (jongodb, see JONGODB.md) gets every position back, and `insertOrResolve` sorts them out
+ * (a document that did land is recognised by its own `_id`).
+ */
+async function insertBatch(models: Models, docs: MessageDoc[]): Promise<Set<number>> {
+  try {
+    await models.Message.collection.insertMany(docs, { ordered: false });
+    return new Set();
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
+    if (Array.isArray(writeErrors) && writeErrors.length > 0) {
+      const list = writeErrors as { index: number; code?: number; err?: { code?: number } }[];
+      if (list.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
+      return new Set(list.map((w) => w.index));
+    }
+    if (isDuplicateKey(err)) return new Set(docs.map((_, n) => n));
+    throw err;
+  }
+}

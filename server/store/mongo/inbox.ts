@@ -1,0 +1,122 @@
+// A user's conversation list: most recently active first, with role, unread count and the last
+// message the user may see.
+//
+// Cost for a user in k conversations, page size n:
+//   1. the user's open periods → conversation ids: covered scan of `memberships.user_open`
+//      (k index keys, no documents);
+//   2. `conversations` with `_id $in` those ids, keyset on (lastActivityAt, _id), sorted, n+1:
+//      k point lookups on `_id` and a top-(n+1) sort in memory;
+//   3. the periods of the page's n conversations: `memberships.periods`;
+//   4. per page row, in parallel: the last visible message (one backwards step on
+//      `messages.conversation_seq`) and the unread count (range `seq > readSeq` on the same
+//      index, stopping at 9,999).
+// Only step 2 grows with k (a few ms per thousand conversations). Putting lastActivityAt on
+// every membership would make it O(n), at the price of one write per member per message.
+import type { Types } from 'mongoose';
+import {
+  decodeCursor,
+  encodeCursor,
+  InvalidArgumentStoreError,
+  type ConversationSummary,
+  type Page,
+} from '../store.js';
+import { assertUserIds, toConversation, toMembership, toMessage, toPeriod, visibleRanges, type SeqRange } from './mappers.js';
+import { op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
+
+/** Upper bound of `unread`, so one busy conversation cannot make the list expensive. */
+export const UNREAD_CAP = 9_999;
+
+interface InboxCursor {
+  /** lastActivityAt of the last row, epoch ms. */
+  t: number;
+  /** Conversation id of the last row (tie-break). */
+  id: string;
+}
+
+const isInboxCursor = (v: unknown): v is InboxCursor =>
+  typeof v === 'object' &&
+  v !== null &&
+  Number.isFinite((v as InboxCursor).t) &&
+  typeof (v as InboxCursor).id === 'string' &&
+  /^[0-9a-f]{24}$/.test((v as InboxCursor).id);
+
+/** `{ seq: … }` for one range, or `$or` over several; null when nothing is visible. */
+export function seqFilter(ranges: SeqRange[]): Record<string, unknown> | null {
+  const one = (r: SeqRange) => ({ seq: op(r.lte === undefined ? { $gt: r.gt } : { $gt: r.gt, $lte: r.lte }) });
+  if (ranges.length === 0) return null;
+  if (ranges.length === 1) return one(ranges[0]!);
+  return { $or: ranges.map(one) };
+}
+
+export async function listConversations(
+  models: Models,
+  userId: string,
+  opts: { limit: number; cursor?: string },
+): Promise<Page<ConversationSummary>> {
+  const after = decodeCursor(opts.cursor, isInboxCursor);
+  if (opts.cursor && !after) throw new InvalidArgumentStoreError('cursor: malformed');
+  assertUserIds([userId]);
+  const limit = Math.max(1, Math.floor(opts.limit));
+
+  const open = await models.Membership.find({ userId, open: true }, { conversationId: 1, _id: 0 }).lean<
+    { conversationId: Types.ObjectId }[]
+  >();
+  if (open.length === 0) return { items: [] };
+
+  const keyset = after
+    ? {
+        $or: [
+          { lastActivityAt: op({ $lt: new Date(after.t) }) },
+          { lastActivityAt: new Date(after.t), _id: op({ $lt: after.id }) },
+        ],
+      }
+    : {};
+  const convs = await models.Conversation.find({ _id: op({ $in: open.map((m) => m.conversationId) }), ...keyset })
+    .sort({ lastActivityAt: -1, _id: -1 })
+    .limit(limit + 1)
+    .lean<ConversationDoc[]>();
+  const page = convs.slice(0, limit);
+  if (page.length === 0) return { items: [] };
+
+  const periods = await models.Membership.find({ userId, conversationId: op({ $in: page.map((c) => c._id) }) })
+    .sort({ joinedSeq: 1, joinedAt: 1 })
+    .lean<MembershipDoc[]>();
+  const byConversation = new Map<string, MembershipDoc[]>();
+  for (const p of periods) {
+    const key = p.conversationId.toHexString();
+    byConversation.set(key, [...(byConversation.get(key) ?? []), p]);
+  }
+
+  const rows = await Promise.all(
+    page.map(async (conv): Promise<ConversationSummary | null> => {
+      const mine = byConversation.get(conv._id.toHexString()) ?? [];
+      const current = mine.find((p) => p.open);
+      if (!current) return null; // left between steps 1 and 3
+      const visible = seqFilter(visibleRanges(mine.map(toPeriod)));
+      const readSeq = Math.max(current.readSeq, current.joinedSeq);
+      const [last, unread] = await Promise.all([
+        visible
+          ? models.Message.findOne({ conversationId: conv._id, ...visible }).sort({ seq: -1 }).lean<MessageDoc>()
+          : null,
+        conv.lastSeq > readSeq
+          ? models.Message.countDocuments(
+              { conversationId: conv._id, seq: op({ $gt: readSeq }), kind: op({ $ne: 'system' }), senderId: op({ $ne: userId }) },
+              { limit: UNREAD_CAP },
+            )
+          : 0,
+      ]);
+      return {
+        conversation: toConversation(conv),
+        role: toMembership(current).role,
+        unread,
+        ...(last ? { lastMessage: toMessage(last) } : {}),
+      };
+    }),
+  );
+
+  const items = rows.filter((r): r is ConversationSummary => r !== null);
+  const tail = page[page.length - 1]!;
+  return convs.length > limit
+    ? { items, nextCursor: encodeCursor({ t: tail.lastActivityAt.getTime(), id: tail._id.toHexString() } satisfies InboxCursor) }
+    : { items };
+}

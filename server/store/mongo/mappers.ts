@@ -1,0 +1,112 @@
+// Lean documents → the plain protocol objects the port promises: string ids, ISO timestamps,
+// no `_id`/`__v`, optional fields absent rather than null.
+import { Types } from 'mongoose';
+import type { Conversation, Member, Membership, Message } from '../../../protocol/index.js';
+import { InvalidArgumentStoreError, type Period } from '../store.js';
+import type { ConversationDoc, MembershipDoc, MessageDoc } from './models.js';
+
+const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
+
+/**
+ * Conversation and message ids are ObjectId hex strings. Anything else (including a non-string
+ * smuggled past the types) names nothing, so lookups answer "not found" without a query.
+ */
+export function parseId(id: unknown): Types.ObjectId | null {
+  return typeof id === 'string' && OBJECT_ID_HEX.test(id) ? new Types.ObjectId(id) : null;
+}
+
+/**
+ * User ids that go inside our own (trusted, so unsanitised) operators such as `$in` or `$ne`
+ * must be strings; the types say so, this makes sure at runtime.
+ */
+export function assertUserIds(values: unknown[]): string[] {
+  for (const v of values) {
+    if (typeof v !== 'string') throw new InvalidArgumentStoreError('user id: must be a string');
+  }
+  return values as string[];
+}
+
+export function toConversation(d: ConversationDoc): Conversation {
+  return {
+    id: d._id.toHexString(),
+    type: d.type,
+    ...(d.title !== undefined && d.title !== null ? { title: d.title } : {}),
+    createdBy: d.createdBy,
+    createdAt: d.createdAt.toISOString(),
+    lastSeq: d.lastSeq,
+    public: d.public,
+  };
+}
+
+export function toMembership(d: MembershipDoc): Membership {
+  return {
+    conversationId: d.conversationId.toHexString(),
+    userId: d.userId,
+    role: d.role,
+    joinedAt: d.joinedAt.toISOString(),
+    joinedSeq: d.joinedSeq,
+    ...(d.leftAt ? { leftAt: d.leftAt.toISOString() } : {}),
+    ...(typeof d.leftSeq === 'number' ? { leftSeq: d.leftSeq } : {}),
+    deliveredSeq: d.deliveredSeq,
+    readSeq: d.readSeq,
+  };
+}
+
+export function toMember(d: MembershipDoc, readReceipts: boolean): Member & { readReceipts: boolean } {
+  return {
+    userId: d.userId,
+    role: d.role,
+    joinedAt: d.joinedAt.toISOString(),
+    deliveredSeq: d.deliveredSeq,
+    readSeq: d.readSeq,
+    readReceipts,
+  };
+}
+
+export function toPeriod(d: Pick<MembershipDoc, 'joinedSeq' | 'leftSeq' | 'open'>): Period {
+  return { afterSeq: d.joinedSeq, untilSeq: d.open || typeof d.leftSeq !== 'number' ? null : d.leftSeq };
+}
+
+export function toMessage(d: MessageDoc): Message {
+  const m: Message = {
+    id: d._id.toHexString(),
+    conversationId: d.conversationId.toHexString(),
+    seq: d.seq,
+    senderId: d.senderId,
+    clientMsgId: d.clientMsgId,
+    kind: d.kind,
+    createdAt: d.createdAt.toISOString(),
+  };
+  if (d.text !== undefined && d.text !== null) m.text = d.text;
+  if (d.attachment) {
+    const { url, name, size, mime } = d.attachment;
+    m.attachment = { url, name, size, mime };
+  }
+  if (d.system) {
+    const { action, actorId, userIds, role } = d.system;
+    m.system = { action, actorId, ...(userIds ? { userIds: [...userIds] } : {}), ...(role ? { role } : {}) };
+  }
+  return m;
+}
+
+/**
+ * The seq ranges a set of periods leaves visible, intersected with `(lower, upper)` exclusive
+ * bounds; empty ranges dropped. Used to build `$or` filters over the `(conversationId, seq)` index.
+ */
+export interface SeqRange {
+  gt: number;
+  lte?: number;
+}
+
+export function visibleRanges(periods: Period[], lower?: number, upper?: number): SeqRange[] {
+  const out: SeqRange[] = [];
+  for (const p of periods) {
+    const gt = lower === undefined ? p.afterSeq : Math.max(p.afterSeq, lower);
+    // Work in "seq <= hi" terms: seq < upper is seq <= upper - 1 for integers.
+    const hiCandidates = [p.untilSeq, upper === undefined ? null : upper - 1].filter((v): v is number => v !== null);
+    const hi = hiCandidates.length ? Math.min(...hiCandidates) : undefined;
+    if (hi !== undefined && hi <= gt) continue;
+    out.push(hi === undefined ? { gt } : { gt, lte: hi });
+  }
+  return out;
+}

@@ -1,0 +1,180 @@
+// Membership periods and receipt watermarks. A period is one document; `open: true` marks the
+// current one, and the partial unique index `open_period` allows at most one per
+// (conversation, user), so concurrent joins of the same user cannot both open a period.
+import { Types } from 'mongoose';
+import type { Member, Role } from '../../../protocol/index.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  InvalidArgumentStoreError,
+  NotFoundStoreError,
+  type Page,
+  type WatermarkUpdate,
+} from '../store.js';
+import { isDuplicateKey } from './connection.js';
+import { assertUserIds, parseId, toMember } from './mappers.js';
+import { op, type MembershipDoc, type Models } from './models.js';
+
+async function lastSeqOf(models: Models, conversationId: Types.ObjectId): Promise<number | null> {
+  const conv = await models.Conversation.findOne({ _id: conversationId }, { lastSeq: 1 }).lean<{ lastSeq: number }>();
+  return conv ? conv.lastSeq : null;
+}
+
+export function newPeriod(conversationId: Types.ObjectId, userId: string, role: Role, seq: number, now: Date): MembershipDoc {
+  return {
+    _id: new Types.ObjectId(),
+    conversationId,
+    userId,
+    role,
+    open: true,
+    joinedAt: now,
+    joinedSeq: seq,
+    deliveredSeq: seq,
+    readSeq: seq,
+  };
+}
+
+/** Members deduplicated by userId, first occurrence wins. */
+export function uniqueMembers(members: { userId: string; role: Role }[]): { userId: string; role: Role }[] {
+  const seen = new Set<string>();
+  return members.filter((m) => (seen.has(m.userId) ? false : (seen.add(m.userId), true)));
+}
+
+export async function addMembers(models: Models, conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]> {
+  const cid = parseId(conversationId);
+  const lastSeq = cid && (await lastSeqOf(models, cid));
+  if (!cid || lastSeq === null) throw new NotFoundStoreError(`conversation ${conversationId} not found`);
+  const wanted = uniqueMembers(members);
+  if (wanted.length === 0) return [];
+
+  // Skip current members up front so the usual case is one clean insert; the unique index still
+  // decides the races.
+  const current = await models.Membership.find(
+    { conversationId: cid, open: true, userId: op({ $in: assertUserIds(wanted.map((m) => m.userId)) }) },
+    { userId: 1, _id: 0 },
+  ).lean<{ userId: string }[]>();
+  const isCurrent = new Set(current.map((m) => m.userId));
+  const now = new Date();
+  const docs = wanted.filter((m) => !isCurrent.has(m.userId)).map((m) => newPeriod(cid, m.userId, m.role, lastSeq, now));
+  if (docs.length === 0) return [];
+
+  const added = new Set<string>();
+  try {
+    await models.Membership.collection.insertMany(docs, { ordered: false });
+    docs.forEach((d) => added.add(d.userId));
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    const writeErrors = (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors;
+    if (Array.isArray(writeErrors) && writeErrors.length > 0) {
+      if (writeErrors.some((w) => w.code !== undefined && w.code !== 11000)) throw err;
+      const failed = new Set(writeErrors.map((w) => w.index));
+      docs.forEach((d, n) => failed.has(n) || added.add(d.userId));
+    } else {
+      // No per-document detail (jongodb rejects the whole batch, see JONGODB.md): one by one.
+      await Promise.all(
+        docs.map(async (d) => {
+          if (await insertPeriod(models, d)) added.add(d.userId);
+        }),
+      );
+    }
+  }
+  return wanted.map((m) => m.userId).filter((u) => added.has(u));
+}
+
+/** Inserts one period; false when the user already has an open one (or this one landed before). */
+async function insertPeriod(models: Models, doc: MembershipDoc): Promise<boolean> {
+  try {
+    await models.Membership.collection.insertOne(doc);
+    return true;
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    return (await models.Membership.exists({ _id: doc._id })) !== null;
+  }
+}
+
+export async function removeMember(models: Models, conversationId: string, userId: string): Promise<boolean> {
+  const cid = parseId(conversationId);
+  const lastSeq = cid && (await lastSeqOf(models, cid));
+  if (!cid || lastSeq === null) return false;
+  const res = await models.Membership.updateOne(
+    { conversationId: cid, userId, open: true },
+    { $set: { open: false, leftAt: new Date(), leftSeq: lastSeq } },
+  );
+  return res.modifiedCount > 0;
+}
+
+export async function setRole(models: Models, conversationId: string, userId: string, role: Role): Promise<boolean> {
+  const cid = parseId(conversationId);
+  if (!cid) return false;
+  const res = await models.Membership.updateOne({ conversationId: cid, userId, open: true }, { $set: { role } });
+  return res.matchedCount > 0;
+}
+
+const isMemberCursor = (v: unknown): v is { u: string } =>
+  typeof v === 'object' && v !== null && typeof (v as { u?: unknown }).u === 'string';
+
+export async function listMembers(
+  models: Models,
+  conversationId: string,
+  opts: { limit: number; cursor?: string },
+): Promise<Page<Member & { readReceipts: boolean }>> {
+  const after = decodeCursor(opts.cursor, isMemberCursor);
+  if (opts.cursor && !after) throw new InvalidArgumentStoreError('cursor: malformed');
+  const cid = parseId(conversationId);
+  if (!cid) return { items: [] };
+  const limit = Math.max(1, Math.floor(opts.limit));
+  const rows = await models.Membership.find({
+    conversationId: cid,
+    open: true,
+    ...(after ? { userId: op({ $gt: after.u }) } : {}),
+  })
+    .sort({ userId: 1 })
+    .limit(limit + 1)
+    .lean<MembershipDoc[]>();
+  const page = rows.slice(0, limit);
+  const settings = page.length
+    ? await models.UserSettings.find({ _id: op({ $in: page.map((r) => r.userId) }) }).lean<{ _id: string; readReceipts: boolean }[]>()
+    : [];
+  const receipts = new Map(settings.map((s) => [s._id, s.readReceipts]));
+  const items = page.map((r) => toMember(r, receipts.get(r.userId) ?? true));
+  const last = page[page.length - 1];
+  return rows.length > limit && last ? { items, nextCursor: encodeCursor({ u: last.userId }) } : { items };
+}
+
+/**
+ * Conditional updates (`field < seq` → `field = seq`) instead of `$max`: the same forward-only
+ * guarantee, with the "did it move" answer in `modifiedCount`, and jongodb has no `$max`.
+ * Updates of one (conversation, user, type) run in input order; different ones in parallel.
+ */
+export async function advanceWatermarks(models: Models, updates: WatermarkUpdate[]): Promise<boolean[]> {
+  const moved: boolean[] = updates.map(() => false);
+  const ids = updates.map((u) => parseId(u.conversationId));
+  const distinct = [...new Map(ids.filter((id): id is Types.ObjectId => id !== null).map((id) => [id.toHexString(), id])).values()];
+  if (distinct.length === 0) return moved;
+  const convs = await models.Conversation.find({ _id: op({ $in: distinct }) }, { lastSeq: 1 }).lean<{ _id: Types.ObjectId; lastSeq: number }[]>();
+  const lastSeq = new Map(convs.map((c) => [c._id.toHexString(), c.lastSeq]));
+
+  const chains = new Map<string, number[]>();
+  updates.forEach((u, i) => {
+    const key = `${u.conversationId}\u0000${u.userId}\u0000${u.type}`;
+    chains.set(key, [...(chains.get(key) ?? []), i]);
+  });
+  await Promise.all(
+    [...chains.values()].map(async (chain) => {
+      for (const i of chain) {
+        const u = updates[i]!;
+        const cid = ids[i];
+        const cap = lastSeq.get(u.conversationId);
+        if (!cid || cap === undefined) continue;
+        const seq = Math.min(u.seq, cap);
+        const field = u.type === 'read' ? 'readSeq' : 'deliveredSeq';
+        const res = await models.Membership.updateOne(
+          { conversationId: cid, userId: u.userId, open: true, [field]: op({ $lt: seq }) },
+          { $set: { [field]: seq } },
+        );
+        moved[i] = res.modifiedCount > 0;
+      }
+    }),
+  );
+  return moved;
+}

@@ -1,0 +1,176 @@
+// Collections of the MongoDB adapter and the indexes each query relies on. Indexes are declared
+// here and built by `init()` with the `createIndexes` command (autoIndex and autoCreate are off:
+// index builds are a deploy step, not a side effect of the first query).
+import mongoose, { Schema, type Connection, type Model, type Types } from 'mongoose';
+import type { Attachment, ConversationType, MessageKind, Role, SystemEvent } from '../../../protocol/index.js';
+
+export interface ConversationDoc {
+  _id: Types.ObjectId;
+  type: ConversationType;
+  title?: string;
+  createdBy: string;
+  createdAt: Date;
+  /** Highest seq handed out; bumped atomically by every append (`$inc`). */
+  lastSeq: number;
+  public: boolean;
+  /** Time of the last append, else creation: the order of a user's conversation list. */
+  lastActivityAt: Date;
+  /** Only on `direct`: the sorted member pair, so a pair has at most one conversation. */
+  directKey?: string;
+}
+
+/** One membership period. `open` is true exactly while the period has not been closed. */
+export interface MembershipDoc {
+  _id: Types.ObjectId;
+  conversationId: Types.ObjectId;
+  userId: string;
+  role: Role;
+  open: boolean;
+  joinedAt: Date;
+  joinedSeq: number;
+  leftAt?: Date;
+  leftSeq?: number;
+  deliveredSeq: number;
+  readSeq: number;
+}
+
+export interface MessageDoc {
+  _id: Types.ObjectId;
+  conversationId: Types.ObjectId;
+  seq: number;
+  senderId: string;
+  clientMsgId: string;
+  kind: MessageKind;
+  text?: string;
+  attachment?: Attachment;
+  system?: SystemEvent;
+  createdAt: Date;
+}
+
+/** Per-user settings; `_id` is the user id. Absent document = defaults. */
+export interface UserSettingsDoc {
+  _id: string;
+  readReceipts: boolean;
+}
+
+// strictQuery 'throw' rather than `true`: with `true` an unknown path is silently dropped from a
+// filter, which turns a typo into "match everything"; throwing makes it a test failure instead.
+const schemaOptions = {
+  versionKey: false,
+  strict: 'throw',
+  strictQuery: 'throw',
+  autoIndex: false,
+  autoCreate: false,
+} as const;
+
+const roles = ['owner', 'admin', 'moderator', 'member'];
+
+const conversationSchema = new Schema<ConversationDoc>(
+  {
+    type: { type: String, enum: ['direct', 'group', 'channel'], required: true },
+    title: { type: String },
+    createdBy: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    lastSeq: { type: Number, required: true },
+    public: { type: Boolean, required: true },
+    lastActivityAt: { type: Date, required: true },
+    directKey: { type: String },
+  },
+  { ...schemaOptions, collection: 'conversations' },
+);
+// createConversation(direct): one conversation per pair, also under concurrent creates. Partial,
+// so groups and channels (no directKey) never collide.
+conversationSchema.index(
+  { directKey: 1 },
+  { name: 'direct_pair', unique: true, partialFilterExpression: { directKey: { $exists: true } } },
+);
+// getConversation, the append counter and listConversations' page query (`_id $in` the user's
+// conversations, sorted by lastActivityAt) all go through the default `_id` index.
+
+const membershipSchema = new Schema<MembershipDoc>(
+  {
+    conversationId: { type: Schema.Types.ObjectId, required: true },
+    userId: { type: String, required: true },
+    role: { type: String, enum: roles, required: true },
+    open: { type: Boolean, required: true },
+    joinedAt: { type: Date, required: true },
+    joinedSeq: { type: Number, required: true },
+    leftAt: { type: Date },
+    leftSeq: { type: Number },
+    deliveredSeq: { type: Number, required: true },
+    readSeq: { type: Number, required: true },
+  },
+  { ...schemaOptions, collection: 'memberships' },
+);
+// At most one open period per (conversation, user); also serves getMembership, setRole,
+// removeMember, advanceWatermarks (equality on both keys + open), countMembers (prefix) and
+// listMembers (prefix + range/sort on userId).
+membershipSchema.index(
+  { conversationId: 1, userId: 1 },
+  { name: 'open_period', unique: true, partialFilterExpression: { open: true } },
+);
+// listPeriods (oldest first; joinedAt orders a leave and rejoin with no message in between) and,
+// with `conversationId $in`, the periods of one page of listConversations.
+membershipSchema.index({ conversationId: 1, userId: 1, joinedSeq: 1, joinedAt: 1 }, { name: 'periods' });
+// listConversationIds and the first step of listConversations: `{ userId, open: true }`
+// projected to conversationId is answered from this index alone (covered).
+membershipSchema.index({ userId: 1, open: 1, conversationId: 1 }, { name: 'user_open' });
+
+const attachmentSchema = new Schema<Attachment>(
+  { url: String, name: String, size: Number, mime: String },
+  { _id: false, versionKey: false, strict: 'throw' },
+);
+const systemSchema = new Schema<SystemEvent>(
+  { action: String, actorId: String, userIds: { type: [String], default: undefined }, role: String },
+  { _id: false, versionKey: false, strict: 'throw' },
+);
+
+const messageSchema = new Schema<MessageDoc>(
+  {
+    conversationId: { type: Schema.Types.ObjectId, required: true },
+    seq: { type: Number, required: true },
+    senderId: { type: String, required: true },
+    clientMsgId: { type: String, required: true },
+    kind: { type: String, enum: ['text', 'file', 'system'], required: true },
+    text: { type: String },
+    attachment: { type: attachmentSchema },
+    system: { type: systemSchema },
+    createdAt: { type: Date, required: true },
+  },
+  { ...schemaOptions, collection: 'messages' },
+);
+// seq is unique per conversation (a second guard behind the atomic counter); serves
+// pageMessages (range on seq, either direction), the last visible message and the unread count
+// (range `seq > readSeq`, kind/sender filtered on the fetched documents) of listConversations.
+messageSchema.index({ conversationId: 1, seq: 1 }, { name: 'conversation_seq', unique: true });
+// Idempotent append: the pre-check, the duplicate-key guard and getMessageByClientId.
+messageSchema.index(
+  { conversationId: 1, senderId: 1, clientMsgId: 1 },
+  { name: 'conversation_sender_client_msg', unique: true },
+);
+// getMessage uses the default `_id` index.
+
+const userSettingsSchema = new Schema<UserSettingsDoc>(
+  { _id: { type: String, required: true }, readReceipts: { type: Boolean, required: true } },
+  { ...schemaOptions, collection: 'user_settings' },
+);
+
+export interface Models {
+  Conversation: Model<ConversationDoc>;
+  Membership: Model<MembershipDoc>;
+  Message: Model<MessageDoc>;
+  UserSettings: Model<UserSettingsDoc>;
+}
+
+/** Binds the schemas to one connection (never the global default one). */
+export function createModels(conn: Connection): Models {
+  return {
+    Conversation: conn.model<ConversationDoc>('Conversation', conversationSchema),
+    Membership: conn.model<MembershipDoc>('Membership', membershipSchema),
+    Message: conn.model<MessageDoc>('Message', messageSchema),
+    UserSettings: conn.model<UserSettingsDoc>('UserSettings', userSettingsSchema),
+  };
+}
+
+/** Marks an operator object as ours, so `sanitizeFilter` leaves it alone. */
+export const op = <T extends object>(selector: T): T => mongoose.trusted(selector);

@@ -1,0 +1,283 @@
+// MongoDB adapter: the shared store contract plus what is specific to this backend (indexes,
+// filter sanitising, several stores on one database, failure mapping). Runs against the jongodb
+// test server by default and against a real mongod when MONGO_URL is set; where jongodb falls
+// short, JONGODB.md says so and the adapter works on both.
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConversationSchema, MembershipSchema, MessageSchema, type Role } from '../../../protocol/index.js';
+import { freshMongoUrl } from '../../test/support/env.js';
+import { storeContract } from '../store.contract.js';
+import { InvalidArgumentStoreError, StoreUnavailableError, type NewMessage } from '../store.js';
+import { MongoStore } from './mongo.store.js';
+
+/** Drops the test database; jongodb has no dropDatabase, so it empties the collections instead. */
+async function dropDatabase(url: string): Promise<void> {
+  const conn = await mongoose.createConnection(url, { serverSelectionTimeoutMS: 2_000 }).asPromise();
+  try {
+    await conn.dropDatabase().catch(async () => {
+      for (const name of ['conversations', 'memberships', 'messages', 'user_settings']) {
+        await conn.db!.collection(name).deleteMany({});
+      }
+    });
+  } finally {
+    await conn.close();
+  }
+}
+
+storeContract('mongo', async () => {
+  const url = freshMongoUrl();
+  const store = new MongoStore({ url });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await dropDatabase(url);
+    },
+  };
+});
+
+describe('MongoStore specifics', () => {
+  const url = freshMongoUrl();
+  let store: MongoStore;
+  let second: MongoStore; // another "node" on the same database
+
+  beforeAll(async () => {
+    store = new MongoStore({ url });
+    second = new MongoStore({ url });
+    await Promise.all([store.init(), second.init()]); // concurrent init, as on a cluster start
+  });
+  afterAll(async () => {
+    await Promise.all([store?.close(), second?.close()]);
+    await dropDatabase(url);
+  });
+
+  const uid = (label: string) => `${label}-${randomBytes(4).toString('hex')}`;
+  const text = (conversationId: string, senderId: string, clientMsgId: string): NewMessage => ({
+    conversationId,
+    senderId,
+    clientMsgId,
+    kind: 'text',
+    text: clientMsgId,
+  });
+  async function group(owner: string, members: string[] = []) {
+    const { conversation } = await store.createConversation({
+      type: 'group',
+      title: 'g',
+      createdBy: owner,
+      public: false,
+      members: [{ userId: owner, role: 'owner' }, ...members.map((userId) => ({ userId, role: 'member' as Role }))],
+    });
+    return conversation;
+  }
+
+  it('builds the unique and partial indexes the adapter relies on', async () => {
+    const conn = await mongoose.createConnection(url).asPromise();
+    try {
+      const indexes = async (name: string) =>
+        Object.fromEntries((await conn.db!.collection(name).indexes()).map((i) => [i.name, i]));
+      const messages = await indexes('messages');
+      expect(messages.conversation_seq).toMatchObject({ key: { conversationId: 1, seq: 1 }, unique: true });
+      expect(messages.conversation_sender_client_msg).toMatchObject({
+        key: { conversationId: 1, senderId: 1, clientMsgId: 1 },
+        unique: true,
+      });
+      const memberships = await indexes('memberships');
+      expect(memberships.open_period).toMatchObject({ unique: true, partialFilterExpression: { open: true } });
+      expect(memberships.user_open).toMatchObject({ key: { userId: 1, open: 1, conversationId: 1 } });
+      const conversations = await indexes('conversations');
+      expect(conversations.direct_pair).toMatchObject({ unique: true, partialFilterExpression: { directKey: { $exists: true } } });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('returns plain protocol objects (strict schemas: no _id, __v or extra keys)', async () => {
+    const a = uid('a');
+    const conv = await group(a);
+    const { message } = await store.appendMessage(text(conv.id, a, 'plain'));
+    expect(() => ConversationSchema.parse(conv)).not.toThrow();
+    expect(() => MessageSchema.parse(message)).not.toThrow();
+    const fetched = await store.getMessage(message.id);
+    expect(() => MessageSchema.parse(fetched)).not.toThrow();
+    const membership = await store.getMembership(conv.id, a);
+    expect(() => MembershipSchema.parse(membership)).not.toThrow();
+    const [summary] = (await store.listConversations(a, { limit: 5 })).items;
+    expect(() => MessageSchema.parse(summary?.lastMessage)).not.toThrow();
+    expect(Object.getPrototypeOf(message)).toBe(Object.prototype);
+  });
+
+  it('treats operator objects smuggled in as ids as values, never as query selectors', async () => {
+    const a = uid('a');
+    const b = uid('b');
+    const conv = await group(a, [b]);
+    await store.appendMessage(text(conv.id, a, 'secret'));
+    const ne = { $ne: 'nobody' } as unknown as string;
+
+    expect(await store.getConversation({ $ne: null } as unknown as string)).toBeNull();
+    expect(await store.getMessage({ $gt: '' } as unknown as string)).toBeNull();
+    await expect(store.getMembership(conv.id, ne)).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+    await expect(store.getMessageByClientId(conv.id, ne, ne)).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+    await expect(store.listConversations(ne, { limit: 5 })).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+    await expect(store.listConversationIds(ne)).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+    await expect(store.removeMember(conv.id, ne)).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+    await expect(store.getReadReceipts(ne)).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+    await expect(store.addMembers(conv.id, [{ userId: ne, role: 'member' }])).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+    await expect(
+      store.advanceWatermarks([{ conversationId: conv.id, userId: ne, type: 'read', seq: 1 }]),
+    ).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+    // Nothing moved or left.
+    expect(await store.countMembers(conv.id)).toBe(2);
+    expect((await store.getMembership(conv.id, b))?.readSeq).toBe(0);
+  });
+
+  it('two stores in one process share the database: 20 identical appends split across them store one message', async () => {
+    const a = uid('a');
+    const conv = await group(a);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? store : second).appendMessage(text(conv.id, a, 'twin'))),
+    );
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
+    expect(await store.pageMessages({ conversationId: conv.id, periods: [{ afterSeq: 0, untilSeq: null }], limit: 50 })).toHaveLength(1);
+  });
+
+  it('50 concurrent appends from two stores get distinct, strictly increasing seqs in storage order', async () => {
+    const a = uid('a');
+    const conv = await group(a);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 ? store : second).appendMessage(text(conv.id, a, `c${i}`))),
+    );
+    const seqs = results.map((r) => r.message.seq);
+    expect(new Set(seqs).size).toBe(50);
+    const stored = await store.pageMessages({ conversationId: conv.id, periods: [{ afterSeq: 0, untilSeq: null }], after: 0, limit: 100 });
+    expect(stored.map((m) => m.seq)).toEqual([...seqs].sort((x, y) => x - y));
+    expect(stored.map((m) => m.id).sort()).toEqual(results.map((r) => r.message.id).sort());
+  });
+
+  it('skips a seq that is already taken instead of failing (single and batch)', async () => {
+    // The counter never hands out a taken seq on MongoDB; jongodb's findOneAndUpdate can (see
+    // JONGODB.md), and a restored backup could leave the counter behind its messages.
+    const a = uid('a');
+    const conv = await group(a);
+    const conn = await mongoose.createConnection(url).asPromise();
+    try {
+      const squat = (seq: number) =>
+        conn.db!.collection('messages').insertOne({
+          conversationId: new mongoose.Types.ObjectId(conv.id),
+          seq,
+          senderId: 'squatter',
+          clientMsgId: `squat${seq}`,
+          kind: 'text',
+          text: 'x',
+          createdAt: new Date(),
+        });
+      await squat(1);
+      const single = await store.appendMessage(text(conv.id, a, 'one'));
+      expect(single).toMatchObject({ duplicate: false, message: { seq: 2 } });
+      await squat(4);
+      const batch = await store.appendMessages([text(conv.id, a, 'b1'), text(conv.id, a, 'b2'), text(conv.id, a, 'b3')]);
+      expect(batch.map((r) => r.duplicate)).toEqual([false, false, false]);
+      const seqs = batch.map((r) => r.message.seq);
+      expect(new Set([1, 2, 4, ...seqs]).size).toBe(6);
+      const stored = await store.pageMessages({ conversationId: conv.id, periods: [{ afterSeq: 0, untilSeq: null }], after: 0, limit: 50 });
+      expect(stored.filter((m) => m.senderId === a).map((m) => m.clientMsgId).sort()).toEqual(['b1', 'b2', 'b3', 'one']);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('concurrent adds of the same user open exactly one period', async () => {
+    const a = uid('a');
+    const b = uid('b');
+    const conv = await group(a);
+    const added = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 ? store : second).addMembers(conv.id, [{ userId: b, role: 'member' }])),
+    );
+    expect(added.flat()).toEqual([b]);
+    expect(await store.listPeriods(conv.id, b)).toEqual([{ afterSeq: 0, untilSeq: null }]);
+    expect(await store.countMembers(conv.id)).toBe(2);
+  });
+
+  it('concurrent watermark updates end at the highest seq, capped at lastSeq', async () => {
+    const a = uid('a');
+    const b = uid('b');
+    const conv = await group(a, [b]);
+    await store.appendMessages(Array.from({ length: 10 }, (_, i) => text(conv.id, a, `w${i}`)));
+    const seqs = [3, 9, 1, 7, 42, 5, 8, 2];
+    const moved = await Promise.all(
+      seqs.map((seq, i) => (i % 2 ? store : second).advanceWatermarks([{ conversationId: conv.id, userId: b, type: 'delivered', seq }])),
+    );
+    expect(moved.flat().some(Boolean)).toBe(true);
+    expect((await store.getMembership(conv.id, b))?.deliveredSeq).toBe(10);
+    expect(await store.advanceWatermarks([{ conversationId: conv.id, userId: b, type: 'delivered', seq: 10 }])).toEqual([false]);
+  });
+
+  it('keeps one open period per (conversation, user) across leave and rejoin cycles', async () => {
+    const a = uid('a');
+    const b = uid('b');
+    const conv = await group(a, [b]);
+    for (let round = 0; round < 3; round++) {
+      await store.appendMessage(text(conv.id, a, `r${round}`));
+      expect(await store.removeMember(conv.id, b)).toBe(true);
+      expect(await store.addMembers(conv.id, [{ userId: b, role: 'member' }])).toEqual([b]);
+    }
+    const periods = await store.listPeriods(conv.id, b);
+    expect(periods).toEqual([
+      { afterSeq: 0, untilSeq: 1 },
+      { afterSeq: 1, untilSeq: 2 },
+      { afterSeq: 2, untilSeq: 3 },
+      { afterSeq: 3, untilSeq: null },
+    ]);
+    expect(await store.listConversationIds(b)).toEqual([conv.id]);
+  });
+
+  it('pages a user with many conversations by activity, each exactly once', async () => {
+    const u = uid('u');
+    const convs = [];
+    for (let i = 0; i < 12; i++) convs.push(await group(u));
+    // Make the oldest ones the most recently active (a few ms later, so no tie with creation).
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const c of convs.slice(0, 4)) await store.appendMessage(text(c.id, u, 'bump'));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let guard = 0; guard < 10; guard++) {
+      const page = await store.listConversations(u, { limit: 5, ...(cursor && { cursor }) });
+      seen.push(...page.items.map((s) => s.conversation.id));
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen).toHaveLength(12);
+    expect(new Set(seen).size).toBe(12);
+    expect(seen.slice(0, 4)).toEqual(convs.slice(0, 4).map((c) => c.id).reverse());
+  });
+});
+
+describe('MongoStore without a reachable server', () => {
+  /** A local port nothing listens on. */
+  async function deadPort(): Promise<number> {
+    const srv = createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const { port } = srv.address() as { port: number };
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    return port;
+  }
+
+  it('fails fast with StoreUnavailableError, and again on the next call', async () => {
+    const store = new MongoStore({ url: `mongodb://127.0.0.1:${await deadPort()}/nothing`, serverSelectionTimeoutMs: 500 });
+    try {
+      const started = Date.now();
+      await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.appendMessage(text('0123456789abcdef01234567', 'u', 'c'))).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await store.close();
+    }
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError); // closed
+  });
+
+  function text(conversationId: string, senderId: string, clientMsgId: string): NewMessage {
+    return { conversationId, senderId, clientMsgId, kind: 'text', text: 'x' };
+  }
+});

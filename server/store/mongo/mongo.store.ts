@@ -1,0 +1,220 @@
+// The MongoDB adapter of the store port (mongoose on a dedicated connection). Semantics are the
+// doc comments of store.ts; this file wires the collections to them. How each query is served is
+// written next to the indexes in models.ts; divergences of the jongodb test server in JONGODB.md.
+//
+// No multi-document transactions: every operation is one atomic document write or ordered so
+// that a crash between two writes leaves nothing a reader can trip over (see createConversation).
+import { Types } from 'mongoose';
+import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
+import {
+  InvalidArgumentStoreError,
+  type AppendResult,
+  type ConversationSummary,
+  type MessagePageQuery,
+  type NewConversation,
+  type NewMessage,
+  type Page,
+  type Period,
+  type Store,
+  type WatermarkUpdate,
+} from '../store.js';
+import { appendMany, appendOne } from './append.js';
+import { isDuplicateKey, MongoConnection, type MongoConnectionOptions } from './connection.js';
+import { listConversations, seqFilter } from './inbox.js';
+import { parseId, toConversation, toMembership, toMessage, toPeriod, visibleRanges } from './mappers.js';
+import * as memberships from './memberships.js';
+import { createModels, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
+
+export type MongoStoreOptions = MongoConnectionOptions;
+
+export class MongoStore implements Store {
+  readonly name = 'mongo' as const;
+  private readonly db: MongoConnection;
+  private readonly m: Models;
+
+  constructor(opts: MongoStoreOptions) {
+    this.db = new MongoConnection(opts);
+    this.m = createModels(this.db.conn);
+  }
+
+  /** Builds the indexes (createIndexes is idempotent, so concurrent nodes starting is fine). */
+  init(): Promise<void> {
+    return this.db.run(async () => {
+      for (const model of Object.values(this.m)) await model.createIndexes();
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.db.run(async () => {
+      await this.db.conn.db!.command({ ping: 1 });
+    });
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  /**
+   * Memberships are written before the conversation document, so a conversation that exists
+   * always has its initial members, even if the process dies in between (leaving at most
+   * member rows of a conversation that never appeared, which no listing joins to). For a direct
+   * pair, the unique `direct_pair` index picks one winner among concurrent creates; the losers
+   * remove their member rows and return the winner's conversation.
+   */
+  createConversation(input: NewConversation): Promise<{ conversation: Conversation; created: boolean }> {
+    return this.db.run(async () => {
+      const members = memberships.uniqueMembers(input.members);
+      let directKey: string | undefined;
+      if (input.type === 'direct') {
+        if (members.length !== 2) throw new InvalidArgumentStoreError('members: a direct conversation has exactly two members');
+        directKey = JSON.stringify(members.map((m) => m.userId).sort());
+        const existing = await this.m.Conversation.findOne({ directKey }).lean<ConversationDoc>();
+        if (existing) return { conversation: toConversation(existing), created: false };
+      }
+      const now = new Date();
+      const doc: ConversationDoc = {
+        _id: new Types.ObjectId(),
+        type: input.type,
+        ...(input.title !== undefined ? { title: input.title } : {}),
+        createdBy: input.createdBy,
+        createdAt: now,
+        lastSeq: 0,
+        public: input.public,
+        lastActivityAt: now,
+        ...(directKey !== undefined ? { directKey } : {}),
+      };
+      const periods = members.map((m) => memberships.newPeriod(doc._id, m.userId, m.role, 0, now));
+      if (periods.length) await this.m.Membership.collection.insertMany(periods, { ordered: true });
+      try {
+        await this.m.Conversation.collection.insertOne(doc);
+      } catch (err) {
+        if (!isDuplicateKey(err) || directKey === undefined) throw err;
+        await this.m.Membership.deleteMany({ conversationId: doc._id });
+        const winner = await this.m.Conversation.findOne({ directKey }).lean<ConversationDoc>();
+        if (!winner) throw err;
+        return { conversation: toConversation(winner), created: false };
+      }
+      return { conversation: toConversation(doc), created: true };
+    });
+  }
+
+  getConversation(conversationId: string): Promise<Conversation | null> {
+    return this.db.run(async () => {
+      const id = parseId(conversationId);
+      const doc = id && (await this.m.Conversation.findOne({ _id: id }).lean<ConversationDoc>());
+      return doc ? toConversation(doc) : null;
+    });
+  }
+
+  getMembership(conversationId: string, userId: string): Promise<Membership | null> {
+    return this.db.run(async () => {
+      const id = parseId(conversationId);
+      const doc = id && (await this.m.Membership.findOne({ conversationId: id, userId, open: true }).lean<MembershipDoc>());
+      return doc ? toMembership(doc) : null;
+    });
+  }
+
+  listPeriods(conversationId: string, userId: string): Promise<Period[]> {
+    return this.db.run(async () => {
+      const id = parseId(conversationId);
+      if (!id) return [];
+      const docs = await this.m.Membership.find({ conversationId: id, userId }, { joinedSeq: 1, leftSeq: 1, open: 1, _id: 0 })
+        .sort({ joinedSeq: 1, joinedAt: 1 })
+        .lean<Pick<MembershipDoc, 'joinedSeq' | 'leftSeq' | 'open'>[]>();
+      return docs.map(toPeriod);
+    });
+  }
+
+  countMembers(conversationId: string): Promise<number> {
+    return this.db.run(async () => {
+      const id = parseId(conversationId);
+      return id ? this.m.Membership.countDocuments({ conversationId: id, open: true }) : 0;
+    });
+  }
+
+  listMembers(conversationId: string, opts: { limit: number; cursor?: string }): Promise<Page<Member & { readReceipts: boolean }>> {
+    return this.db.run(() => memberships.listMembers(this.m, conversationId, opts));
+  }
+
+  listConversationIds(userId: string): Promise<string[]> {
+    return this.db.run(async () => {
+      const docs = await this.m.Membership.find({ userId, open: true }, { conversationId: 1, _id: 0 }).lean<{ conversationId: Types.ObjectId }[]>();
+      return docs.map((d) => d.conversationId.toHexString());
+    });
+  }
+
+  listConversations(userId: string, opts: { limit: number; cursor?: string }): Promise<Page<ConversationSummary>> {
+    return this.db.run(() => listConversations(this.m, userId, opts));
+  }
+
+  addMembers(conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]> {
+    return this.db.run(() => memberships.addMembers(this.m, conversationId, members));
+  }
+
+  removeMember(conversationId: string, userId: string): Promise<boolean> {
+    return this.db.run(() => memberships.removeMember(this.m, conversationId, userId));
+  }
+
+  setRole(conversationId: string, userId: string, role: Role): Promise<boolean> {
+    return this.db.run(() => memberships.setRole(this.m, conversationId, userId, role));
+  }
+
+  appendMessage(input: NewMessage): Promise<AppendResult> {
+    return this.db.run(() => appendOne(this.m, input));
+  }
+
+  appendMessages(inputs: NewMessage[]): Promise<AppendResult[]> {
+    return this.db.run(() => appendMany(this.m, inputs));
+  }
+
+  getMessage(messageId: string): Promise<Message | null> {
+    return this.db.run(async () => {
+      const id = parseId(messageId);
+      const doc = id && (await this.m.Message.findOne({ _id: id }).lean<MessageDoc>());
+      return doc ? toMessage(doc) : null;
+    });
+  }
+
+  getMessageByClientId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | null> {
+    return this.db.run(async () => {
+      const id = parseId(conversationId);
+      const doc = id && (await this.m.Message.findOne({ conversationId: id, senderId, clientMsgId }).lean<MessageDoc>());
+      return doc ? toMessage(doc) : null;
+    });
+  }
+
+  pageMessages(q: MessagePageQuery): Promise<Message[]> {
+    return this.db.run(async () => {
+      const id = parseId(q.conversationId);
+      const limit = Math.floor(q.limit);
+      if (!id || !(limit > 0)) return [];
+      const ascending = q.after !== undefined;
+      const visible = seqFilter(visibleRanges(q.periods, q.after, q.before));
+      if (!visible) return [];
+      const docs = await this.m.Message.find({ conversationId: id, ...visible })
+        .sort({ seq: ascending ? 1 : -1 })
+        .limit(limit)
+        .lean<MessageDoc[]>();
+      return docs.map(toMessage);
+    });
+  }
+
+  advanceWatermarks(updates: WatermarkUpdate[]): Promise<boolean[]> {
+    return this.db.run(() => memberships.advanceWatermarks(this.m, updates));
+  }
+
+  getReadReceipts(userId: string): Promise<boolean> {
+    return this.db.run(async () => {
+      const doc = await this.m.UserSettings.findOne({ _id: userId }).lean<{ readReceipts: boolean }>();
+      return doc?.readReceipts ?? true;
+    });
+  }
+
+  setReadReceipts(userId: string, on: boolean): Promise<void> {
+    return this.db.run(async () => {
+      const write = () => this.m.UserSettings.updateOne({ _id: userId }, { $set: { readReceipts: on } }, { upsert: true });
+      // Two first-time upserts of one user can race on `_id`; the second then finds the document.
+      await write().catch((err: unknown) => (isDuplicateKey(err) ? write() : Promise.reject(err)));
+    });
+  }
+}
