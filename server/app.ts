@@ -132,6 +132,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       adapterKey,
       corsOrigins: config.http.corsOrigins,
       verifyToken,
+      maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
       limiter,
       store,
       logger,

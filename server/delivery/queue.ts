@@ -51,6 +51,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueue &
   return {
     queue,
     dlq,
+    available: () => opts.connection.status === 'ready',
     async enqueue(messages) {
       if (messages.length === 0) return;
       const acceptedAt = Date.now();

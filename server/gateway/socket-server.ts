@@ -7,7 +7,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { LIMITS } from '../../protocol/index.js';
 import type { TokenVerifier } from '../auth/jwt.js';
-import { toAppError } from '../errors.js';
+import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Limiter } from '../messaging/ports.js';
 import type { Metrics } from '../metrics.js';
@@ -24,6 +24,7 @@ export interface SocketServerOptions {
   adapterKey: string;
   corsOrigins: readonly string[];
   verifyToken: TokenVerifier;
+  maxConnectionsPerUser: number;
   limiter: Limiter;
   store: Store;
   logger: Logger;
@@ -33,6 +34,9 @@ export interface SocketServerOptions {
   /** Extra socket setup (e.g. relay mode replaces the handlers). */
   onConnection?: (socket: GatewaySocket) => void;
 }
+
+/** Conversation rooms joined at connect; a user in more sees the most recent via sync/REST. */
+export const MAX_ROOMS_PER_SOCKET = 10_000;
 
 /** Max delay for timers: setTimeout overflows past 2^31-1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -60,12 +64,18 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
     adapter: createAdapter(opts.pub, opts.sub, { key: opts.adapterKey }),
   });
 
+  // Sockets per user on this node (a per-node cap: cheap, and enough to stop one account from
+  // exhausting a node; the handshake rate limit bounds the cluster-wide rate).
+  const perUser = new Map<string, number>();
+
   io.use(async (socket, next) => {
     try {
       await opts.limiter.consume('handshake', clientIp(socket.request));
       const auth: unknown = socket.handshake.auth;
       const token = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>).token : undefined;
       const identity = opts.verifyToken(token);
+      if ((perUser.get(identity.userId) ?? 0) >= opts.maxConnectionsPerUser)
+        throw new AppError('RATE_LIMITED', 'too many connections for this user', { retryAfterMs: 5_000 });
       socket.data.userId = identity.userId;
       socket.data.roles = identity.roles;
       socket.data.expiresAt = identity.expiresAt;
@@ -73,7 +83,7 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
       // Rooms are looked up before the connection is announced, so a client that has seen
       // `connect` is already subscribed to all its conversations.
       const conversationIds = await opts.store.listConversationIds(identity.userId);
-      socket.join([userRoom(identity.userId), ...conversationIds.map(conversationRoom)]);
+      socket.join([userRoom(identity.userId), ...conversationIds.slice(0, MAX_ROOMS_PER_SOCKET).map(conversationRoom)]);
       next();
     } catch (err) {
       const e = toAppError(err);
@@ -88,6 +98,7 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
   io.on('connection', (socket) => {
     const { userId, connId, expiresAt } = socket.data;
     const socketLog = log.child({ connId, userId, socketId: socket.id });
+    perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
     opts.metrics.connects.inc();
     opts.metrics.socketsConnected.inc();
     socketLog.debug('connected');
@@ -104,6 +115,9 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
 
     socket.on('disconnect', (reason) => {
       clearTimeout(expiry);
+      const left = (perUser.get(userId) ?? 1) - 1;
+      if (left > 0) perUser.set(userId, left);
+      else perUser.delete(userId);
       opts.metrics.socketsConnected.dec();
       opts.metrics.disconnects.inc({ reason });
       socketLog.debug({ reason }, 'disconnected');
@@ -111,7 +125,6 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
 
     if (opts.onConnection) opts.onConnection(socket);
     else registerHandlers(socket, opts.handlers, socketLog, opts.hooks);
-    void userId;
   });
 
   return io;

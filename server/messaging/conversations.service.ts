@@ -61,7 +61,12 @@ export function createConversationService(deps: ConversationDeps) {
     return { conversation, membership };
   }
 
+  function requireQueue(): void {
+    if (!delivery.available()) throw new AppError('UNAVAILABLE', 'delivery queue is unavailable, retry later');
+  }
+
   async function create(actorId: string, input: Create): Promise<Conversation> {
+    requireQueue();
     if (input.type === 'direct') {
       if (input.peerId === actorId) throw new AppError('INVALID_ARGUMENT', 'peerId: cannot start a direct conversation with yourself', { field: 'peerId' });
       const { conversation, created } = await store.createConversation({
@@ -97,6 +102,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function join(actorId: string, conversationId: string): Promise<{ conversation: Conversation; membership: Membership }> {
+    requireQueue();
     const conversation = await store.getConversation(conversationId);
     if (!conversation) throw new AppError('NOT_FOUND', 'conversation not found');
     const existing = await store.getMembership(conversationId, actorId);
@@ -113,6 +119,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function leave(actorId: string, conversationId: string): Promise<void> {
+    requireQueue();
     const { conversation } = await requireMember(conversationId, actorId);
     if (conversation.type === 'direct') throw new AppError('FORBIDDEN', 'cannot leave a direct conversation');
     if (!(await store.removeMember(conversationId, actorId))) return;
@@ -122,6 +129,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function addMembers(actorId: string, input: AddMembers): Promise<string[]> {
+    requireQueue();
     const { conversation, membership } = await requireMember(input.conversationId, actorId);
     if (!canAddMembers(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators add members');
     const wanted = [...new Set(input.userIds)];
@@ -136,6 +144,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function removeMember(actorId: string, conversationId: string, userId: string): Promise<void> {
+    requireQueue();
     if (userId === actorId) return leave(actorId, conversationId);
     const { conversation, membership } = await requireMember(conversationId, actorId);
     const target = await store.getMembership(conversationId, userId);
@@ -149,6 +158,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function setRole(actorId: string, input: SetRole): Promise<void> {
+    requireQueue();
     const { conversation, membership } = await requireMember(input.conversationId, actorId);
     if (input.userId === actorId) throw new AppError('FORBIDDEN', 'cannot change your own role');
     const target = await store.getMembership(conversation.id, input.userId);

@@ -50,6 +50,9 @@ export function createMessageService(deps: MessageDeps) {
     const { conversation, membership } = await conversations.requireMember(input.conversationId, senderId);
     if (!canPost(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators post in a channel');
     await limiter.consume('send', senderId);
+    // Refuse before storing when the queue is unreachable, so a failed send leaves nothing
+    // half-done (stored but never delivered). The client retries with the same clientMsgId.
+    if (!delivery.available()) throw new AppError('UNAVAILABLE', 'delivery queue is unavailable, retry later');
     const result = await store.appendMessage({
       conversationId: input.conversationId,
       senderId,

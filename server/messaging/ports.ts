@@ -22,6 +22,8 @@ export interface Realtime {
 /** The delivery queue: an accepted message is enqueued before the send is acknowledged. */
 export interface DeliveryQueue {
   enqueue(messages: Message[]): Promise<void>;
+  /** False while the queue's Redis is unreachable: sends are refused before anything is stored. */
+  available(): boolean;
 }
 
 /** Rate limiting per user and event family; throws AppError RATE_LIMITED when over. */

@@ -31,6 +31,7 @@ export function inbox(socket: ClientSocket) {
     /** Raw events, duplicates included. */
     events: rec.items,
     byId,
+    until: rec.until,
     count: (messageId: string) => rec.items.filter((e) => e.message.id === messageId).length,
     /** Resolves when every id has arrived at least once. */
     hasAll: (ids: Iterable<string>, timeoutMs?: number) => {
