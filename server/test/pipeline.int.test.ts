@@ -196,5 +196,5 @@ describe.each(['mongo', 'postgres'] as const)('on %s', (store) => {
       const membership = await cluster.nodes[0]!.app.store.getMembership(conversation.id, 'pr-bob');
       expect(membership?.readSeq).toBe(m.message.seq);
     });
-});
+  });
 });
