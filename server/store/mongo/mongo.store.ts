@@ -195,7 +195,8 @@ export class MongoStore implements Store {
         .sort({ seq: ascending ? 1 : -1 })
         .limit(limit)
         .lean<MessageDoc[]>();
-      return docs.map(toMessage);
+      const messages = docs.map(toMessage);
+      return ascending ? holdBackPastInFlightGap(messages, q.after!, q.periods) : messages;
     });
   }
 
@@ -217,4 +218,33 @@ export class MongoStore implements Store {
       await write().catch((err: unknown) => (isDuplicateKey(err) ? write() : Promise.reject(err)));
     });
   }
+}
+
+/**
+ * Without a transaction, a seq is reserved (`$inc`) before its message is inserted, so a reader
+ * can briefly see seq n+1 while n is still in flight. A client that syncs "after the highest
+ * seq I have" would then skip n for good. Ascending pages therefore stop before a gap in the
+ * caller's visible range when the message after it is younger than this: an in-flight insert
+ * lands within milliseconds, and a gap left by a failed insert only delays what follows it.
+ */
+export const IN_FLIGHT_HOLD_BACK_MS = 5_000;
+
+export function holdBackPastInFlightGap(messages: Message[], after: number, periods: Period[], now = Date.now()): Message[] {
+  let prev = after;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    const expected = nextVisibleSeq(prev, periods);
+    if (expected !== null && m.seq > expected && now - Date.parse(m.createdAt) < IN_FLIGHT_HOLD_BACK_MS) return messages.slice(0, i);
+    prev = m.seq;
+  }
+  return messages;
+}
+
+function nextVisibleSeq(prev: number, periods: Period[]): number | null {
+  let best: number | null = null;
+  for (const p of periods) {
+    const candidate = Math.max(prev + 1, p.afterSeq + 1);
+    if ((p.untilSeq === null || candidate <= p.untilSeq) && (best === null || candidate < best)) best = candidate;
+  }
+  return best;
 }
