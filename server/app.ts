@@ -158,8 +158,16 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     app.use('/docs', createDocsRouter());
     app.use('/admin/queues', createAdminQueuesRouter({ queues: [delivery.queue, delivery.dlq], verifyToken, admin: config.admin }));
     app.use(createWebRouter({ config }));
+    // CORS first, so preflights and body-parser errors (413, malformed JSON) carry its headers;
+    // an empty allow-list allows any origin, as for sockets (REST uses bearer tokens, no cookies).
+    app.use(
+      cors({
+        origin: config.http.corsOrigins.length ? [...config.http.corsOrigins] : true,
+        exposedHeaders: ['X-Request-Id', 'ETag', 'Retry-After'],
+        maxAge: 600,
+      }),
+    );
     app.use(express.json({ limit: '64kb', strict: true }));
-    app.use(cors({ origin: config.http.corsOrigins.length ? [...config.http.corsOrigins] : false }));
     app.use(
       '/v1',
       createV1Router({

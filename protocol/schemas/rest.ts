@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IdSchema, LIMITS, SeqSchema } from './common.js';
+import { ClientMsgIdSchema, IdSchema, LIMITS, SeqSchema } from './common.js';
 import { ConversationSchema, MemberSchema, MembershipSchema, MessageSchema, RoleSchema } from './model.js';
 
 /** A non-negative integer that arrives as a query-string value. */
@@ -93,3 +93,9 @@ export const DlqJobSchema = z.strictObject({
 });
 export const DlqResponseSchema = z.strictObject({ jobs: z.array(DlqJobSchema), total: z.number().int() });
 export const DlqParamsSchema = z.strictObject({ jobId: z.string().min(1).max(200) });
+
+/** `POST /v1/conversations/:id/messages` headers: `Idempotency-Key` is the send's `clientMsgId`. */
+export const PostMessageHeadersSchema = z.object({ 'idempotency-key': ClientMsgIdSchema });
+
+/** `POST /v1/admin/dlq/:jobId/retry`: the dead letter was re-enqueued as `replayedAs`. */
+export const DlqRetryResponseSchema = z.strictObject({ jobId: z.string(), replayedAs: z.string() });

@@ -1,0 +1,35 @@
+// Request validation with the protocol's zod schemas. A failure is INVALID_ARGUMENT naming the
+// part of the request and the field (`query.limit`, `body.text`, `header.Idempotency-Key`), so a
+// client can tell `?limit=abc` from a bad body without reading the message.
+import type { RequestHandler } from 'express';
+import type { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { LimitFamily, Limiter } from '../messaging/ports.js';
+import { identityOf } from './auth.middleware.js';
+
+export type RequestPart = 'query' | 'params' | 'body' | 'header';
+
+/** Parses `value` with `schema` or throws INVALID_ARGUMENT naming `<part>.<field>`. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, part: RequestPart): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (!issue) throw new AppError('INVALID_ARGUMENT', `${part}: invalid`, { field: part });
+  const path = issue.path.map(String);
+  let message = issue.message;
+  // A strict object reports unknown keys on the object itself; name the first of them.
+  if (issue.code === 'unrecognized_keys') {
+    path.push(issue.keys[0] ?? '');
+    message = part === 'query' ? 'unknown parameter' : 'unknown field';
+  }
+  const field = [part, ...path].filter(Boolean).join('.');
+  throw new AppError('INVALID_ARGUMENT', `${field}: ${message}`, { field });
+}
+
+/** Consumes one point of `family` for the authenticated caller; 429 with Retry-After beyond. */
+export function rateLimit(limiter: Limiter, family: LimitFamily): RequestHandler {
+  return async (_req, res, next) => {
+    await limiter.consume(family, identityOf(res).userId);
+    next();
+  };
+}
