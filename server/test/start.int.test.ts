@@ -1,0 +1,83 @@
+// `npm start` as an operator runs it: the compiled entry point (dist/, when built — .ci/run
+// builds first) or the source through tsx, with settings from the environment only.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freshPostgresUrl, freshRedisPrefix } from './support/env.js';
+import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
+import { TEST_SECRET } from './support/tokens.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST_MAIN = `${ROOT}dist/server/main.js`;
+const entry = existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', 'server/main.ts'];
+
+function run(env: Record<string, string>) {
+  const proc = spawn(process.execPath, entry, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const listening = new Promise<number>((resolve, reject) => {
+    proc.stdout.on('data', () => {
+      const m = /"port":(\d+).*"msg":"listening"/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${err}${out}`)));
+  });
+  listening.catch(() => {}); // awaited only by the tests that expect it to listen
+  return { proc, exited, listening, stderr: () => err };
+}
+
+const redises: PrivateRedis[] = [];
+afterAll(async () => {
+  await Promise.all(redises.map((r) => r.stop().catch(() => {})));
+});
+
+describe('the process', () => {
+  it.each([
+    ['PORT', 'not-a-port'],
+    ['STORE', 'sqlite'],
+    ['JWT_SECRET', ''],
+  ])('refuses to start on a bad %s with one line naming it', async (name, value) => {
+    const p = run({ JWT_SECRET: TEST_SECRET, [name]: value });
+    expect(await p.exited).toBe(1);
+    const lines = p.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(name);
+  });
+
+  it('serves /healthz and /readyz, turns unready naming redis when Redis stops, and exits 0 on SIGTERM', async () => {
+    const redis = await startPrivateRedis();
+    redises.push(redis);
+    const p = run({
+      PORT: '0',
+      JWT_SECRET: TEST_SECRET,
+      STORE: 'postgres',
+      DATABASE_URL: await freshPostgresUrl(),
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: freshRedisPrefix(),
+    });
+    const port = await p.listening;
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+
+    await redis.stop();
+    const until = Date.now() + 5_000;
+    let res = await fetch(`${base}/readyz`);
+    while (res.status !== 503 && Date.now() < until) res = await fetch(`${base}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ failing: ['redis'] });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
+    await redis.restart();
+    p.proc.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+  }, 30_000);
+});
