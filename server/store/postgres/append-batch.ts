@@ -1,0 +1,69 @@
+// Group commit for `appendMessages`: one transaction, one lock per conversation, one duplicate
+// lookup, one seq-range bump per conversation and one multi-row insert, whatever the batch size.
+// Repeats are resolved before seqs are handed out, so they burn none.
+import type pg from 'pg';
+import type { Message } from '../../../protocol/index.js';
+import { NotFoundStoreError, type AppendResult, type NewMessage } from '../store.js';
+import { prepared } from './db.js';
+import { toMessage, type MessageRow } from './rows.js';
+import { FIND_BY_CLIENT_IDS, INSERT_BATCH, LOCK_CONVERSATIONS } from './sql.js';
+
+const keyOf = (m: { conversationId: string; senderId: string; clientMsgId: string }): string =>
+  JSON.stringify([m.conversationId, m.senderId, m.clientMsgId]);
+
+/** Runs inside a transaction on `client`; throws NotFoundStoreError (rolling back all) if any conversation is missing. */
+export async function appendBatch(client: pg.PoolClient, inputs: NewMessage[]): Promise<AppendResult[]> {
+  // The first occurrence of a key in the batch is the one stored; later ones are its repeats.
+  const firstIndex = new Map<string, number>();
+  inputs.forEach((m, i) => {
+    if (!firstIndex.has(keyOf(m))) firstIndex.set(keyOf(m), i);
+  });
+  const unique = [...firstIndex.values()].map((i) => inputs[i]!);
+
+  const conversationIds = [...new Set(unique.map((m) => m.conversationId))];
+  const locked = await client.query<{ id: string; last_seq: number }>(prepared(LOCK_CONVERSATIONS, [conversationIds]));
+  const lastSeq = new Map(locked.rows.map((r) => [r.id, r.last_seq]));
+  const missing = conversationIds.filter((id) => !lastSeq.has(id));
+  if (missing.length) throw new NotFoundStoreError(`conversation ${missing.join(', ')} not found`);
+
+  const stored = new Map<string, Message>();
+  const existing = await client.query<MessageRow>(
+    prepared(FIND_BY_CLIENT_IDS, [unique.map((m) => m.conversationId), unique.map((m) => m.senderId), unique.map((m) => m.clientMsgId)]),
+  );
+  for (const row of existing.rows) {
+    const message = toMessage(row);
+    stored.set(keyOf(message), message);
+  }
+  const preexisting = new Set(stored.keys());
+
+  const fresh = unique.filter((m) => !preexisting.has(keyOf(m)));
+  if (fresh.length) {
+    const seqs = fresh.map((m) => {
+      const seq = lastSeq.get(m.conversationId)! + 1;
+      lastSeq.set(m.conversationId, seq);
+      return seq;
+    });
+    const bumped = [...new Set(fresh.map((m) => m.conversationId))];
+    const { rows } = await client.query<MessageRow>(prepared(INSERT_BATCH, [
+      bumped,
+      bumped.map((id) => lastSeq.get(id)!),
+      fresh.map((m) => m.conversationId),
+      seqs,
+      fresh.map((m) => m.senderId),
+      fresh.map((m) => m.clientMsgId),
+      fresh.map((m) => m.kind),
+      fresh.map((m) => m.text ?? null),
+      fresh.map((m) => (m.attachment ? JSON.stringify(m.attachment) : null)),
+      fresh.map((m) => (m.system ? JSON.stringify(m.system) : null)),
+    ]));
+    for (const row of rows) {
+      const message = toMessage(row);
+      stored.set(keyOf(message), message);
+    }
+  }
+
+  return inputs.map((m, i) => {
+    const k = keyOf(m);
+    return { message: stored.get(k)!, duplicate: preexisting.has(k) || firstIndex.get(k) !== i };
+  });
+}

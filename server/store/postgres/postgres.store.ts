@@ -1,0 +1,298 @@
+// PostgreSQL adapter of the store port. Seqs come from `conversations.last_seq`, bumped in the
+// same statement or transaction that inserts the message, so the conversation row lock is the
+// one point that orders appends and membership changes of a conversation (sql.ts says how).
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
+import {
+  encodeCursor,
+  InvalidArgumentStoreError,
+  NotFoundStoreError,
+  type AppendResult,
+  type ConversationSummary,
+  type MessagePageQuery,
+  type NewConversation,
+  type NewMessage,
+  type Page,
+  type Period,
+  type Store,
+  type WatermarkUpdate,
+} from '../store.js';
+import { createPool, isUniqueViolation, query, toStoreError, transaction, type PoolOptions } from './db.js';
+import { ensureDatabase, migrate } from './migrate.js';
+import {
+  lastMessageOf,
+  parseMessageId,
+  toConversation,
+  toMember,
+  toMembership,
+  toMessage,
+  type ConversationRow,
+  type ListRow,
+  type MembershipRow,
+  type MessageRow,
+} from './rows.js';
+import { cursorOf, isListCursor, isMembersCursor, visibleRanges } from './paging.js';
+import * as SQL from './sql.js';
+import { appendBatch } from './append-batch.js';
+
+export class PostgresStore implements Store {
+  readonly name = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly url: string;
+  private closing?: Promise<void>;
+
+  constructor(opts: PoolOptions) {
+    this.url = opts.url;
+    this.pool = createPool(opts);
+  }
+
+  /** Every public method runs through here: connection failures become StoreUnavailableError. */
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  private q<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return query<R>(this.pool, text, values);
+  }
+
+  init(): Promise<void> {
+    return this.guard(async () => {
+      await ensureDatabase(this.url, () => this.q('SELECT 1'));
+      await migrate(this.pool);
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.guard(async () => {
+      await this.q('SELECT 1');
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    await this.closing;
+  }
+
+  createConversation(input: NewConversation): Promise<{ conversation: Conversation; created: boolean }> {
+    return this.guard(async () => {
+      const members = uniqueBy(input.members, (m) => m.userId);
+      if (!members.some((m) => m.userId === input.createdBy)) {
+        throw new InvalidArgumentStoreError('members must include the creator');
+      }
+      let directKey: string | null = null;
+      if (input.type === 'direct') {
+        if (members.length !== 2) throw new InvalidArgumentStoreError('a direct conversation has exactly two members');
+        directKey = JSON.stringify(members.map((m) => m.userId).sort());
+      }
+      const { rows } = await this.q<ConversationRow>(SQL.CREATE_CONVERSATION, [
+        randomUUID().replaceAll('-', ''),
+        input.type,
+        input.title ?? null,
+        input.createdBy,
+        input.public,
+        directKey,
+        members.map((m) => m.userId),
+        members.map((m) => m.role),
+      ]);
+      if (rows[0]) return { conversation: toConversation(rows[0]), created: true };
+      const existing = await this.q<ConversationRow>(SQL.GET_CONVERSATION_BY_DIRECT_KEY, [directKey]);
+      if (!existing.rows[0]) throw new Error('direct conversation conflicted but cannot be read');
+      return { conversation: toConversation(existing.rows[0]), created: false };
+    });
+  }
+
+  getConversation(conversationId: string): Promise<Conversation | null> {
+    return this.guard(async () => {
+      const { rows } = await this.q<ConversationRow>(SQL.GET_CONVERSATION, [conversationId]);
+      return rows[0] ? toConversation(rows[0]) : null;
+    });
+  }
+
+  getMembership(conversationId: string, userId: string): Promise<Membership | null> {
+    return this.guard(async () => {
+      const { rows } = await this.q<MembershipRow>(SQL.GET_MEMBERSHIP, [conversationId, userId]);
+      return rows[0] ? toMembership(rows[0]) : null;
+    });
+  }
+
+  listPeriods(conversationId: string, userId: string): Promise<Period[]> {
+    return this.guard(async () => {
+      const { rows } = await this.q<{ joined_seq: number; left_seq: number | null }>(SQL.LIST_PERIODS, [conversationId, userId]);
+      return rows.map((r) => ({ afterSeq: r.joined_seq, untilSeq: r.left_seq }));
+    });
+  }
+
+  countMembers(conversationId: string): Promise<number> {
+    return this.guard(async () => {
+      const { rows } = await this.q<{ n: number }>(SQL.COUNT_MEMBERS, [conversationId]);
+      return rows[0]?.n ?? 0;
+    });
+  }
+
+  listMembers(conversationId: string, opts: { limit: number; cursor?: string }): Promise<Page<Member & { readReceipts: boolean }>> {
+    return this.guard(async () => {
+      const after = cursorOf(opts.cursor, isMembersCursor);
+      const { rows } = await this.q<MembershipRow & { read_receipts: boolean }>(SQL.LIST_MEMBERS, [
+        conversationId,
+        after?.[0] ?? '',
+        opts.limit + 1,
+      ]);
+      const items = rows.slice(0, opts.limit).map(toMember);
+      const last = items.at(-1);
+      return rows.length > opts.limit && last ? { items, nextCursor: encodeCursor([last.userId]) } : { items };
+    });
+  }
+
+  listConversationIds(userId: string): Promise<string[]> {
+    return this.guard(async () => {
+      const { rows } = await this.q<{ conversation_id: string }>(SQL.LIST_CONVERSATION_IDS, [userId]);
+      return rows.map((r) => r.conversation_id);
+    });
+  }
+
+  listConversations(userId: string, opts: { limit: number; cursor?: string }): Promise<Page<ConversationSummary>> {
+    return this.guard(async () => {
+      const after = cursorOf(opts.cursor, isListCursor);
+      const { rows } = await this.q<ListRow>(SQL.LIST_CONVERSATIONS, [userId, after?.[0] ?? null, after?.[1] ?? null, opts.limit + 1]);
+      const page = rows.slice(0, opts.limit);
+      const items = page.map((r): ConversationSummary => {
+        const lastMessage = lastMessageOf(r);
+        return { conversation: toConversation(r), role: r.role, unread: r.unread, ...(lastMessage && { lastMessage }) };
+      });
+      const last = page.at(-1);
+      return rows.length > opts.limit && last ? { items, nextCursor: encodeCursor([last.activity_us, last.id]) } : { items };
+    });
+  }
+
+  addMembers(conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]> {
+    return this.guard(async () => {
+      const unique = uniqueBy(members, (m) => m.userId);
+      if (unique.length === 0) return [];
+      const { rows } = await this.q<{ user_id: string }>(SQL.ADD_MEMBERS, [
+        conversationId,
+        unique.map((m) => m.userId),
+        unique.map((m) => m.role),
+      ]);
+      if (rows.length === 0 && (await this.q(SQL.CONVERSATION_EXISTS, [conversationId])).rowCount === 0) {
+        throw new NotFoundStoreError(`conversation ${conversationId} not found`);
+      }
+      const added = new Set(rows.map((r) => r.user_id));
+      return unique.map((m) => m.userId).filter((id) => added.has(id));
+    });
+  }
+
+  removeMember(conversationId: string, userId: string): Promise<boolean> {
+    return this.guard(async () => (await this.q(SQL.REMOVE_MEMBER, [conversationId, userId])).rowCount === 1);
+  }
+
+  setRole(conversationId: string, userId: string, role: Role): Promise<boolean> {
+    return this.guard(async () => (await this.q(SQL.SET_ROLE, [conversationId, userId, role])).rowCount === 1);
+  }
+
+  appendMessage(input: NewMessage): Promise<AppendResult> {
+    return this.guard(async () => {
+      try {
+        const { rows } = await this.q<MessageRow>(SQL.APPEND_MESSAGE, [
+          input.conversationId,
+          input.senderId,
+          input.clientMsgId,
+          input.kind,
+          input.text ?? null,
+          input.attachment ? JSON.stringify(input.attachment) : null,
+          input.system ? JSON.stringify(input.system) : null,
+        ]);
+        if (!rows[0]) throw new NotFoundStoreError(`conversation ${input.conversationId} not found`);
+        return { message: toMessage(rows[0]), duplicate: false };
+      } catch (err) {
+        if (!isUniqueViolation(err, 'messages_client_msg_key')) throw err;
+      }
+      const original = await this.getMessageByClientId(input.conversationId, input.senderId, input.clientMsgId);
+      // Messages are never deleted, so the row that made the insert fail is still there.
+      if (!original) throw new Error('duplicate client_msg_id but the original cannot be read');
+      return { message: original, duplicate: true };
+    });
+  }
+
+  appendMessages(inputs: NewMessage[]): Promise<AppendResult[]> {
+    if (inputs.length === 0) return Promise.resolve([]);
+    return this.guard(() => transaction(this.pool, (client) => appendBatch(client, inputs)));
+  }
+
+  getMessage(messageId: string): Promise<Message | null> {
+    return this.guard(async () => {
+      const key = parseMessageId(messageId);
+      if (!key) return null;
+      const { rows } = await this.q<MessageRow>(SQL.GET_MESSAGE, [key.conversationId, key.seq]);
+      return rows[0] ? toMessage(rows[0]) : null;
+    });
+  }
+
+  getMessageByClientId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | null> {
+    return this.guard(async () => {
+      const { rows } = await this.q<MessageRow>(SQL.GET_MESSAGE_BY_CLIENT_ID, [conversationId, senderId, clientMsgId]);
+      return rows[0] ? toMessage(rows[0]) : null;
+    });
+  }
+
+  pageMessages(q: MessagePageQuery): Promise<Message[]> {
+    return this.guard(async () => {
+      const ranges = visibleRanges(q.periods, q.before, q.after);
+      if (ranges.length === 0 || q.limit <= 0) return [];
+      const sql = SQL.pageMessagesSql(ranges.length, q.after !== undefined ? 'asc' : 'desc');
+      const { rows } = await this.q<MessageRow>(sql, [q.conversationId, q.limit, ...ranges.flat()]);
+      return rows.map(toMessage);
+    });
+  }
+
+  advanceWatermarks(updates: WatermarkUpdate[]): Promise<boolean[]> {
+    if (updates.length === 0) return Promise.resolve([]);
+    return this.guard(async () => {
+      const { rows } = await this.q<{ conversation_id: string; user_id: string; old_delivered: number; old_read: number; last_seq: number }>(
+        SQL.ADVANCE_WATERMARKS,
+        [updates.map((u) => u.conversationId), updates.map((u) => u.userId), updates.map((u) => u.type), updates.map((u) => u.seq)],
+      );
+      // Replay the updates in order from the values before the statement to say which moved.
+      const state = new Map(rows.map((r) => [key(r.conversation_id, r.user_id), { delivered: r.old_delivered, read: r.old_read, cap: r.last_seq }]));
+      return updates.map((u) => {
+        const s = state.get(key(u.conversationId, u.userId));
+        if (!s) return false;
+        const to = Math.min(u.seq, s.cap);
+        if (to <= s[u.type]) return false;
+        s[u.type] = to;
+        return true;
+      });
+    });
+  }
+
+  getReadReceipts(userId: string): Promise<boolean> {
+    return this.guard(async () => {
+      const { rows } = await this.q<{ read_receipts: boolean }>(SQL.GET_READ_RECEIPTS, [userId]);
+      return rows[0]?.read_receipts ?? true;
+    });
+  }
+
+  setReadReceipts(userId: string, on: boolean): Promise<void> {
+    return this.guard(async () => {
+      await this.q(SQL.SET_READ_RECEIPTS, [userId, on]);
+    });
+  }
+}
+
+function key(conversationId: string, userId: string): string {
+  return JSON.stringify([conversationId, userId]);
+}
+
+function uniqueBy<T>(items: T[], keyOf: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = keyOf(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

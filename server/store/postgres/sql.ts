@@ -1,0 +1,207 @@
+// The adapter's SQL, parameterised throughout. Exported so the storage benchmark can EXPLAIN
+// exactly what the store runs. Each statement that must be atomic is a single statement (an
+// implicit transaction) unless it needs to see rows committed while it waited for a lock.
+import { CONVERSATION_COLUMNS, MEMBERSHIP_COLUMNS, MESSAGE_COLUMNS } from './rows.js';
+
+/** Upper bound of an open period; any seq fits below it. */
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+/** `unread` is counted up to this many messages (the port allows capping at 9,999). */
+export const UNREAD_CAP = 9_999;
+
+// $1 id, $2 type, $3 title, $4 created_by, $5 public, $6 direct_key, $7 user ids, $8 roles.
+// For a direct pair that exists already the insert does nothing (after waiting for a concurrent
+// creator to commit) and no memberships are written; the caller then reads the existing one.
+export const CREATE_CONVERSATION = `
+WITH c AS (
+  INSERT INTO conversations (id, type, title, created_by, public, direct_key)
+  VALUES ($1, $2, $3, $4, $5, $6)
+  ON CONFLICT (direct_key) DO NOTHING
+  RETURNING ${CONVERSATION_COLUMNS}
+), m AS (
+  INSERT INTO memberships (conversation_id, user_id, role, joined_seq, delivered_seq, read_seq)
+  SELECT c.id, u.user_id, u.role, 0, 0, 0 FROM c, unnest($7::text[], $8::text[]) AS u(user_id, role)
+)
+SELECT * FROM c`;
+
+export const GET_CONVERSATION_BY_DIRECT_KEY = `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE direct_key = $1`;
+export const GET_CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = $1`;
+
+export const GET_MEMBERSHIP = `
+SELECT ${MEMBERSHIP_COLUMNS} FROM memberships
+WHERE conversation_id = $1 AND user_id = $2 AND left_seq IS NULL`;
+
+export const LIST_PERIODS = `
+SELECT joined_seq, left_seq FROM memberships
+WHERE conversation_id = $1 AND user_id = $2
+ORDER BY joined_seq, id`;
+
+export const COUNT_MEMBERS = `SELECT count(*) AS n FROM memberships WHERE conversation_id = $1 AND left_seq IS NULL`;
+
+// $1 conversation, $2 last user id of the previous page ('' for the first: user ids are never
+// empty), $3 limit. A plain `>` keeps the keyset an index condition in the prepared plan.
+export const LIST_MEMBERS = `
+SELECT ${MEMBERSHIP_COLUMNS.replace(/(\w+)/g, 'm.$1')}, COALESCE(s.read_receipts, true) AS read_receipts
+FROM memberships m
+LEFT JOIN user_settings s ON s.user_id = m.user_id
+WHERE m.conversation_id = $1 AND m.left_seq IS NULL AND m.user_id > $2
+ORDER BY m.user_id
+LIMIT $3`;
+
+export const LIST_CONVERSATION_IDS = `SELECT conversation_id FROM memberships WHERE user_id = $1 AND left_seq IS NULL`;
+
+const LAST_MESSAGE_COLUMNS = MESSAGE_COLUMNS.split(', ')
+  .map((c) => `lm.${c} AS lm_${c}`)
+  .join(', ');
+
+// $1 user, $2/$3 keyset (activity in µs since the epoch, id) of the previous page's last row or
+// null, $4 limit. The page is chosen first from the user's open memberships (one index range,
+// then a top-N sort of ~1,000 rows for a heavy user); unread counts and last messages are then
+// computed for the page rows only, each with index ranges on messages_pkey.
+export const LIST_CONVERSATIONS = `
+WITH page AS (
+  SELECT ${CONVERSATION_COLUMNS.replace(/(\w+)/g, 'c.$1')}, c.last_activity_at, m.role, m.read_seq
+  FROM memberships m
+  JOIN conversations c ON c.id = m.conversation_id
+  WHERE m.user_id = $1 AND m.left_seq IS NULL
+    AND ($2::bigint IS NULL
+         OR (c.last_activity_at, c.id) < (timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3::text))
+  ORDER BY c.last_activity_at DESC, c.id DESC
+  LIMIT $4
+)
+SELECT page.*,
+  (extract(epoch FROM page.last_activity_at) * 1000000)::bigint AS activity_us,
+  (SELECT count(*) FROM (
+     SELECT 1 FROM messages x
+     WHERE x.conversation_id = page.id AND x.seq > page.read_seq AND x.kind <> 'system' AND x.sender_id <> $1
+     LIMIT ${UNREAD_CAP}) u) AS unread,
+  ${LAST_MESSAGE_COLUMNS}
+FROM page
+LEFT JOIN LATERAL (
+  SELECT x.* FROM memberships p
+  CROSS JOIN LATERAL (
+    SELECT ${MESSAGE_COLUMNS} FROM messages x
+    WHERE x.conversation_id = p.conversation_id
+      AND x.seq > p.joined_seq AND x.seq <= COALESCE(p.left_seq, ${MAX_SEQ})
+    ORDER BY x.seq DESC LIMIT 1) x
+  WHERE p.conversation_id = page.id AND p.user_id = $1
+  ORDER BY x.seq DESC LIMIT 1
+) lm ON true
+ORDER BY page.last_activity_at DESC, page.id DESC`;
+
+// $1 conversation, $2 user ids, $3 roles. The row lock on the conversation orders this against
+// appends (which update that row), so joined_seq is exactly the last seq committed before.
+export const ADD_MEMBERS = `
+WITH c AS (SELECT id, last_seq FROM conversations WHERE id = $1 FOR UPDATE)
+INSERT INTO memberships (conversation_id, user_id, role, joined_seq, delivered_seq, read_seq)
+SELECT c.id, u.user_id, u.role, c.last_seq, c.last_seq, c.last_seq
+FROM c, unnest($2::text[], $3::text[]) AS u(user_id, role)
+ON CONFLICT (conversation_id, user_id) WHERE left_seq IS NULL DO NOTHING
+RETURNING user_id`;
+
+export const CONVERSATION_EXISTS = `SELECT 1 FROM conversations WHERE id = $1`;
+
+// Same lock as ADD_MEMBERS, so left_seq is the last seq committed before the removal.
+export const REMOVE_MEMBER = `
+WITH c AS (SELECT id, last_seq FROM conversations WHERE id = $1 FOR UPDATE)
+UPDATE memberships m SET left_seq = c.last_seq, left_at = now()
+FROM c
+WHERE m.conversation_id = c.id AND m.user_id = $2 AND m.left_seq IS NULL`;
+
+export const SET_ROLE = `
+UPDATE memberships SET role = $3
+WHERE conversation_id = $1 AND user_id = $2 AND left_seq IS NULL`;
+
+// $1 conversation, $2 sender, $3 client_msg_id, $4 kind, $5 text, $6 attachment, $7 system.
+// One statement: the seq bump and the insert commit or vanish together. A repeated
+// client_msg_id fails the insert with a unique violation, which undoes the bump too (no gap,
+// no activity change); the caller then reads the original. A concurrent repeat waits on the
+// conversation row lock, so by the time its insert runs the first one has committed.
+export const APPEND_MESSAGE = `
+WITH c AS (
+  UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = now()
+  WHERE id = $1
+  RETURNING id, last_seq
+)
+INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
+SELECT c.id, c.last_seq, $2, $3, $4, $5, $6::jsonb, $7::jsonb FROM c
+RETURNING ${MESSAGE_COLUMNS}`;
+
+// Batch append, step 1 (in a transaction): lock every conversation of the batch in id order, so
+// two batches never deadlock and single appends to these conversations wait for the commit.
+export const LOCK_CONVERSATIONS = `
+SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`;
+
+// Step 2: which keys are taken already. Runs after the locks, so it sees every append that
+// committed to these conversations before them.
+export const FIND_BY_CLIENT_IDS = `
+SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'x.$1')}
+FROM unnest($1::text[], $2::text[], $3::text[]) AS k(conversation_id, sender_id, client_msg_id)
+JOIN messages x
+  ON x.conversation_id = k.conversation_id AND x.sender_id = k.sender_id AND x.client_msg_id = k.client_msg_id`;
+
+// Step 3: one seq-range bump per conversation and one multi-row insert with seqs computed by
+// the caller from the locked last_seq values.
+export const INSERT_BATCH = `
+WITH bump AS (
+  UPDATE conversations c SET last_seq = b.last_seq, last_activity_at = now()
+  FROM unnest($1::text[], $2::bigint[]) AS b(id, last_seq)
+  WHERE c.id = b.id
+)
+INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
+SELECT conversation_id, seq, sender_id, client_msg_id, kind, text, attachment::jsonb, system::jsonb
+FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+  AS v(conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
+RETURNING ${MESSAGE_COLUMNS}`;
+
+export const GET_MESSAGE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq = $2`;
+export const GET_MESSAGE_BY_CLIENT_ID = `
+SELECT ${MESSAGE_COLUMNS} FROM messages
+WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3`;
+
+/**
+ * A history page over `ranges` seq ranges ($1 conversation, $2 limit, then lo/hi pairs for
+ * `lo < seq <= hi`). One ranged, limited index scan per range: the gap between two membership
+ * periods is never read, however long it is.
+ */
+export function pageMessagesSql(ranges: number, direction: 'asc' | 'desc'): string {
+  const dir = direction === 'asc' ? 'ASC' : 'DESC';
+  const one = (i: number) =>
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $${3 + 2 * i} AND seq <= $${4 + 2 * i} ORDER BY seq ${dir} LIMIT $2`;
+  if (ranges === 1) return one(0);
+  const parts = Array.from({ length: ranges }, (_, i) => `(${one(i)})`);
+  return `${parts.join('\nUNION ALL\n')}\nORDER BY seq ${dir} LIMIT $2`;
+}
+
+// $1 conversation ids, $2 user ids, $3 types, $4 seqs (one entry per update). Several updates
+// of one membership collapse to their maximum; rows are locked in id order (no deadlock between
+// two batches) and returned with their values from before, so the caller can tell which
+// individual update moved. Non-members and updates that move nothing return no row.
+export const ADVANCE_WATERMARKS = `
+WITH req AS (
+  SELECT conversation_id, user_id,
+         max(seq) FILTER (WHERE type = 'delivered') AS delivered,
+         max(seq) FILTER (WHERE type = 'read') AS read
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS r(conversation_id, user_id, type, seq)
+  GROUP BY conversation_id, user_id
+), cur AS (
+  SELECT m.id, m.conversation_id, m.user_id, m.delivered_seq, m.read_seq, c.last_seq,
+         -- LEAST ignores NULL, so a type absent from the request must stay NULL explicitly.
+         CASE WHEN req.delivered IS NOT NULL THEN LEAST(req.delivered, c.last_seq) END AS delivered_to,
+         CASE WHEN req.read IS NOT NULL THEN LEAST(req.read, c.last_seq) END AS read_to
+  FROM req
+  JOIN memberships m ON m.conversation_id = req.conversation_id AND m.user_id = req.user_id AND m.left_seq IS NULL
+  JOIN conversations c ON c.id = req.conversation_id
+  ORDER BY m.id
+  FOR UPDATE OF m
+)
+UPDATE memberships m
+SET delivered_seq = GREATEST(cur.delivered_seq, COALESCE(cur.delivered_to, 0)),
+    read_seq = GREATEST(cur.read_seq, COALESCE(cur.read_to, 0))
+FROM cur
+WHERE m.id = cur.id AND (cur.delivered_to > cur.delivered_seq OR cur.read_to > cur.read_seq)
+RETURNING cur.conversation_id, cur.user_id, cur.delivered_seq AS old_delivered, cur.read_seq AS old_read, cur.last_seq`;
+
+export const GET_READ_RECEIPTS = `SELECT read_receipts FROM user_settings WHERE user_id = $1`;
+export const SET_READ_RECEIPTS = `
+INSERT INTO user_settings (user_id, read_receipts) VALUES ($1, $2)
+ON CONFLICT (user_id) DO UPDATE SET read_receipts = EXCLUDED.read_receipts, updated_at = now()`;
