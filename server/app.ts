@@ -29,7 +29,7 @@ import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { registerRelayHandlers } from './gateway/relay.js';
 import { createAdminQueuesRouter } from './ops/admin-queues.router.js';
-import { instrumentStore, registerQueueMetrics } from './ops/instrument.js';
+import { countHttpRequests, instrumentStore, instrumentWorker, logAcceptedSends, registerQueueMetrics } from './ops/instrument.js';
 import { createDocsRouter } from './rest/docs.router.js';
 import { createWebRouter } from './rest/web.router.js';
 
@@ -106,6 +106,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   app.use(helmet());
   app.use(requestContext(logger.child({ module: 'rest' })));
+  app.use(countHttpRequests(metrics));
   app.use(
     createHealthRouter({
       metrics,
@@ -153,7 +154,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     const realtime = createRealtime(io);
     publish = realtime.publishMessage;
     messaging = createMessaging({ store, realtime, delivery, limiter, attachmentHosts: config.limits.attachmentHosts });
-    handlers = createEventHandlers(messaging, limiter);
+    handlers = logAcceptedSends(createEventHandlers(messaging, limiter));
 
     app.use('/docs', createDocsRouter());
     app.use('/admin/queues', createAdminQueuesRouter({ queues: [delivery.queue, delivery.dlq], verifyToken, admin: config.admin }));
@@ -199,8 +200,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           metrics.deliveries.inc();
           metrics.fanoutSeconds.observe((Date.now() - acceptedAt) / 1000);
         },
+        onDeadLettered: () => metrics.deadLettered.inc(),
       })
     : undefined;
+  if (worker) instrumentWorker(metrics, worker.worker);
 
   async function checkRedisPolicy(): Promise<void> {
     const reply = (await cmd.config('GET', 'maxmemory-policy')) as string[];
@@ -214,6 +217,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 
   // Shutdown order: not ready → stop accepting → tell clients → drain in-flight acks → close
   // sockets → drain workers and watermark writes → close queues → quit Redis → close store.
+  lifecycle.add('let the load balancer see not ready', async () => {
+    // /readyz answers 503 from the first moment; the port stays open this long so a load
+    // balancer's health check sees it and stops routing here before connections are refused.
+    if (config.shutdownReadyDelayMs > 0 && httpServer.listening) await new Promise((r) => setTimeout(r, config.shutdownReadyDelayMs));
+  });
   lifecycle.add('stop accepting', async () => {
     await new Promise<void>((resolve) => {
       httpServer.close(() => resolve());

@@ -78,6 +78,8 @@ const EnvSchema = z
     DELIVERY_BACKOFF_MS: int(500, 1, 3_600_000), // first retry delay, doubled each attempt
     MAX_CONNECTIONS_PER_USER: int(20, 1, 10_000),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+    /** After SIGTERM, keep serving with /readyz at 503 this long (ms) so the load balancer stops routing here first. */
+    SHUTDOWN_READY_DELAY_MS: int(0, 0, 300_000),
     /** `user:password` for /admin/queues (bull-board); unset = only an admin JWT opens it. */
     ADMIN_BASIC_AUTH: str(),
     /** Development only: `POST /dev/login` mints short-lived tokens. Never in production. */
@@ -101,6 +103,8 @@ const EnvSchema = z
         ctx.addIssue({ code: 'custom', path: ['JWT_KEYS'], message: 'must be a JSON object of kid -> key' });
       }
     }
+    if (env.SHUTDOWN_READY_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS)
+      ctx.addIssue({ code: 'custom', path: ['SHUTDOWN_READY_DELAY_MS'], message: 'must be below SHUTDOWN_TIMEOUT_MS' });
     if (env.ADMIN_BASIC_AUTH && !/^[^:]+:.+$/.test(env.ADMIN_BASIC_AUTH))
       ctx.addIssue({ code: 'custom', path: ['ADMIN_BASIC_AUTH'], message: 'must be user:password' });
   });
@@ -130,6 +134,8 @@ export interface Config {
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[] };
   delivery: { concurrency: number; attempts: number; backoffMs: number };
   shutdownTimeoutMs: number;
+  /** Time between "not ready" and closing the port on shutdown (0: close at once). */
+  shutdownReadyDelayMs: number;
   admin: { basicAuth?: string };
 }
 
@@ -184,6 +190,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownReadyDelayMs: e.SHUTDOWN_READY_DELAY_MS,
     admin: { basicAuth: e.ADMIN_BASIC_AUTH },
   };
   return deepFreeze(config);

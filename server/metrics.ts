@@ -64,7 +64,35 @@ export function createMetrics(nodeId: string) {
       registers: [registry],
     }),
     adapterErrors: new client.Counter({ name: 'redis_adapter_errors_total', help: 'Errors on the Socket.IO Redis adapter clients', registers: [registry] }),
+    storeErrors: new client.Counter({
+      name: 'store_operation_errors_total',
+      help: 'Store operations that threw, by operation and error kind',
+      labelNames: ['op', 'error'] as const,
+      registers: [registry],
+    }),
+    jobSeconds: new client.Histogram({
+      name: 'queue_job_duration_seconds',
+      help: 'Job processing time on this worker, from start to completion or failure',
+      labelNames: ['queue', 'result'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    jobsStalled: new client.Counter({
+      name: 'queue_jobs_stalled_total',
+      help: 'Jobs this worker found stalled (their worker died or blocked) and put back',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    deadLettered: new client.Counter({
+      name: 'delivery_dead_lettered_total',
+      help: 'Delivery jobs moved to the dead-letter queue after their last attempt',
+      registers: [registry],
+    }),
   };
+  // Queue depth gauges (queue_jobs, queue_metrics_up) are registered by registerQueueMetrics,
+  // which knows the queues; event-loop lag comes with the default metrics
+  // (nodejs_eventloop_lag_seconds, nodejs_eventloop_lag_p99_seconds, ...).
+
   return m;
 }
 

@@ -19,6 +19,8 @@ export interface DeliveryWorkerOptions {
   publish: (message: Message) => void | Promise<void>;
   /** Observes each successful delivery (metrics). */
   onDelivered?: (message: Message, acceptedAt: number) => void;
+  /** Observes each job moved to the dead-letter queue (metrics). */
+  onDeadLettered?: () => void;
 }
 
 export interface DeadLetter {
@@ -30,8 +32,16 @@ export interface DeadLetter {
   failedAt: number;
 }
 
+/** The message id of a job's payload, when it has one (payloads are untrusted). */
+function messageIdOf(data: unknown): string | undefined {
+  const id = (data as { message?: { id?: unknown } } | undefined)?.message?.id;
+  return typeof id === 'string' ? id.slice(0, 128) : undefined;
+}
+
 export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
   const log = opts.logger.child({ module: 'delivery' });
+  // Every line about a job carries its id and its message's id (the correlation to the send).
+  const jobLog = (job: Job) => log.child({ jobId: job.id, messageId: messageIdOf(job.data) });
   const dlq = new Queue<DeadLetter>(DEAD_LETTER_QUEUE, { connection: opts.connection, prefix: opts.prefix });
 
   const worker = new Worker<DeliveryJobData>(
@@ -44,7 +54,7 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
       const { message, acceptedAt } = parsed.data;
       await opts.publish(message);
       opts.onDelivered?.(message, acceptedAt);
-      log.debug({ jobId: job.id, messageId: message.id, conversationId: message.conversationId }, 'delivered');
+      jobLog(job).debug({ conversationId: message.conversationId, attempt: job.attemptsMade + 1 }, 'delivered');
     },
     {
       connection: opts.connection,
@@ -64,7 +74,7 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
     if (!job) return;
     void (async () => {
       if (!(await job.isFailed())) {
-        log.warn({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, 'delivery failed, will retry');
+        jobLog(job).warn({ attemptsMade: job.attemptsMade, err: err.message }, 'delivery failed, will retry');
         return;
       }
       await dlq.add(
@@ -78,8 +88,9 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
         },
         { jobId: `dead-${job.id}-${job.attemptsMade}-${Date.now()}`, removeOnComplete: true, removeOnFail: true },
       );
-      log.error({ jobId: job.id, attemptsMade: job.attemptsMade, err: err.message }, 'delivery dead-lettered');
-    })().catch((e: unknown) => log.error({ err: e, jobId: job.id }, 'could not dead-letter job'));
+      opts.onDeadLettered?.();
+      jobLog(job).error({ attemptsMade: job.attemptsMade, err: err.message }, 'delivery dead-lettered');
+    })().catch((e: unknown) => jobLog(job).error({ err: e }, 'could not dead-letter job'));
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'delivery worker error'));
 
