@@ -17,7 +17,7 @@ import type { DeadLetter } from '../delivery/worker.js';
 import { AppError } from '../errors.js';
 import { requireAdmin } from './auth.middleware.js';
 import type { RestDeps } from './deps.js';
-import { parse } from './validate.js';
+import { NoQuerySchema, parse } from './validate.js';
 
 type DlqJob = z.infer<typeof DlqJobSchema>;
 
@@ -63,6 +63,7 @@ export function createAdminDlqRouter(deps: RestDeps): Router {
   // nothing twice. The dead letter is removed only after the replay is enqueued.
   router.post('/admin/dlq/:jobId/retry', async (req, res) => {
     const { jobId } = parse(DlqParamsSchema, req.params, 'params');
+    parse(NoQuerySchema, req.query, 'query');
     const job = (await deadLetter.getJob(jobId)) as Job<DeadLetter> | undefined;
     if (!job) throw new AppError('NOT_FOUND', 'dead-letter job not found');
     const replayedAs = `replay-${jobId}`;

@@ -19,7 +19,7 @@ import { AppError } from '../errors.js';
 import { InvalidArgumentStoreError, type ConversationSummary } from '../store/store.js';
 import { identityOf } from './auth.middleware.js';
 import type { RestDeps } from './deps.js';
-import { parse, rateLimit } from './validate.js';
+import { NoQuerySchema, parse, rateLimit } from './validate.js';
 
 export function toListItem(s: ConversationSummary): ConversationListItem {
   return { ...s.conversation, role: s.role, unread: s.unread, ...(s.lastMessage ? { lastMessage: s.lastMessage } : {}) };
@@ -63,6 +63,7 @@ export function createConversationsRouter(deps: RestDeps): Router {
 
   router.get('/conversations/:id', async (req, res) => {
     const { id } = parse(ConversationParamsSchema, req.params, 'params');
+    parse(NoQuerySchema, req.query, 'query');
     const body: z.infer<typeof GetConversationResponseSchema> = await conversations.requireMember(id, identityOf(res).userId);
     res.set('Cache-Control', 'private, no-store').json(body);
   });

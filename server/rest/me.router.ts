@@ -4,17 +4,19 @@ import { Router } from 'express';
 import { SettingsSchema, type Settings } from '../../protocol/index.js';
 import { identityOf } from './auth.middleware.js';
 import type { RestDeps } from './deps.js';
-import { parse } from './validate.js';
+import { NoQuerySchema, parse } from './validate.js';
 
 export function createMeRouter(deps: RestDeps): Router {
   const router = Router();
 
-  router.get('/me/settings', async (_req, res) => {
+  router.get('/me/settings', async (req, res) => {
+    parse(NoQuerySchema, req.query, 'query');
     const body: Settings = { readReceipts: await deps.store.getReadReceipts(identityOf(res).userId) };
     res.set('Cache-Control', 'private, no-store').json(body);
   });
 
   router.put('/me/settings', async (req, res) => {
+    parse(NoQuerySchema, req.query, 'query');
     const settings = parse(SettingsSchema, req.body, 'body');
     await deps.messaging.messages.setReadReceipts(identityOf(res).userId, settings.readReceipts);
     const body: Settings = { readReceipts: settings.readReceipts };

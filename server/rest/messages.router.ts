@@ -15,7 +15,7 @@ import {
 } from '../../protocol/index.js';
 import { identityOf } from './auth.middleware.js';
 import type { RestDeps } from './deps.js';
-import { parse, rateLimit } from './validate.js';
+import { NoQuerySchema, parse, rateLimit } from './validate.js';
 
 /**
  * Messages are immutable, so a page is identified by its bounds, its size and its cursors; the
@@ -54,6 +54,7 @@ export function createMessagesRouter(deps: RestDeps): Router {
 
   router.post('/conversations/:id/messages', async (req, res) => {
     const { id } = parse(ConversationParamsSchema, req.params, 'params');
+    parse(NoQuerySchema, req.query, 'query');
     const headers = parse(PostMessageHeadersSchema, { 'idempotency-key': req.get('idempotency-key') }, 'header');
     const body = parse(MessageBodySchema, req.body, 'body');
     const result: z.infer<typeof PostMessageResponseSchema> = await messages.send(identityOf(res).userId, {

@@ -2,7 +2,7 @@
 // part of the request and the field (`query.limit`, `body.text`, `header.Idempotency-Key`), so a
 // client can tell `?limit=abc` from a bad body without reading the message.
 import type { RequestHandler } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { LimitFamily, Limiter } from '../messaging/ports.js';
 import { identityOf } from './auth.middleware.js';
@@ -25,6 +25,9 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, part: Requ
   const field = [part, ...path].filter(Boolean).join('.');
   throw new AppError('INVALID_ARGUMENT', `${field}: ${message}`, { field });
 }
+
+/** The query of a route that takes no parameters: any parameter is unknown, hence a 400. */
+export const NoQuerySchema = z.strictObject({});
 
 /** Consumes one point of `family` for the authenticated caller; 429 with Retry-After beyond. */
 export function rateLimit(limiter: Limiter, family: LimitFamily): RequestHandler {
