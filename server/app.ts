@@ -260,6 +260,16 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     isReady: () => !lifecycle.isShuttingDown(),
     async start() {
       await store.init();
+      // The command connection has no offline queue: wait until it is connected.
+      if (cmd.status !== 'ready') {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`Redis at ${config.redis.url} is not reachable`)), 10_000);
+          cmd.once('ready', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
       await cmd.ping();
       await checkRedisPolicy();
       await new Promise<void>((resolve, reject) => {

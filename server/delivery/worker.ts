@@ -97,9 +97,22 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
   let closing: Promise<void> | undefined;
   return {
     worker,
-    /** Waits for running jobs to finish, then closes. Idempotent. */
-    close() {
-      closing ??= worker.close().then(() => dlq.close());
+    /**
+     * Waits for running jobs to finish, then closes. Idempotent. Bounded: BullMQ's close can
+     * hang after a Redis restart (taskforcesh/bullmq#2430, #4656); past the bound the process
+     * exits anyway and any job still active is re-run by another worker as a stalled job.
+     */
+    close(timeoutMs = 5_000) {
+      closing ??= (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const bounded = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), timeoutMs);
+        });
+        const result = await Promise.race([worker.close().then(() => 'closed' as const), bounded]);
+        clearTimeout(timer);
+        if (result === 'timeout') log.warn({ timeoutMs }, 'worker did not close in time; leaving active jobs to stall recovery');
+        await Promise.race([dlq.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
+      })();
       return closing;
     },
   };
