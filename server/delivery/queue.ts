@@ -25,6 +25,8 @@ export interface DeliveryQueueOptions {
   prefix: string;
   attempts: number;
   backoffMs: number;
+  /** A send waits at most this long for its job to be enqueued, then answers UNAVAILABLE. */
+  enqueueTimeoutMs?: number;
 }
 
 export function jobIdFor(messageId: string): string {
@@ -64,8 +66,17 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueue &
           ...(message.kind === 'system' ? {} : { priority: USER_PRIORITY }),
         },
       }));
-      if (jobs.length === 1) await queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
-      else await queue.addBulk(jobs);
+      const added = jobs.length === 1 ? queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts) : queue.addBulk(jobs);
+      // BullMQ waits for a reconnecting connection; a send must not hang for the outage.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('Command timed out: delivery enqueue')), opts.enqueueTimeoutMs ?? 2_000);
+      });
+      try {
+        await Promise.race([added, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     close() {
       closing ??= Promise.all([queue.close(), dlq.close()]).then(() => undefined);

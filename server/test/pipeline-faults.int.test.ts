@@ -29,8 +29,9 @@ describe('ROLE=worker as a separate process', () => {
     const { conversation } = await call(alice, 'conversation:create', { type: 'group', title: 'via worker', memberIds: ['wk-bob'] });
     const sent = await Promise.all(Array.from({ length: 20 }, (_, i) => call(alice, 'message:send', text(conversation.id, `w${i}`))));
     const ids = sent.map((s) => s.message.id);
-    await bobInbox.hasAll(ids);
-    await aliceInbox.hasAll(ids);
+    // The worker process may still be warming up on a loaded machine.
+    await bobInbox.hasAll(ids, 30_000);
+    await aliceInbox.hasAll(ids, 30_000);
   });
 });
 
