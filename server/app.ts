@@ -81,7 +81,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // Commands that must fail fast when Redis is down (sends answer UNAVAILABLE, nothing waits).
   const cmd = redis('cmd', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000 });
   const pub = redis('adapter-pub');
-  const sub = redis('adapter-sub');
+  // No ready check on the subscriber: the adapter subscribes as soon as it is built, and a
+  // SUBSCRIBE that lands while ioredis's handshake (CLIENT SETINFO, INFO) is still pending puts
+  // the connection in subscriber mode, fails the INFO and loses the subscriptions for good —
+  // about one node start in ten then never received other nodes' broadcasts (found by the
+  // load generator: exactly the members on the other node missed every message).
+  const sub = redis('adapter-sub', { enableReadyCheck: false });
   const workerConn = runsWorker ? redis('worker', { maxRetriesPerRequest: null }) : undefined;
 
   const store = instrumentStore(await createStore(config.store), metrics);
