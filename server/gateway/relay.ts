@@ -35,6 +35,20 @@ export function registerRelayHandlers(socket: GatewaySocket, io: GatewayServer):
     ack({ ok: true, conversation });
   });
 
+  // Membership changes only move room subscriptions (nothing is stored), so the load
+  // generator can build the same population (large channels, channel posters) against a relay.
+  socket.on('conversation:addMembers', (payload, ack) => {
+    const parsed = CLIENT_EVENTS['conversation:addMembers'].payload.safeParse(payload);
+    if (!parsed.success) return void bad(ack, 'invalid payload');
+    const { conversationId, userIds } = parsed.data;
+    io.in(userIds.map(userRoom)).socketsJoin(conversationRoom(conversationId));
+    ack({ ok: true, added: userIds });
+  });
+  socket.on('conversation:setRole', (payload, ack) => {
+    if (!CLIENT_EVENTS['conversation:setRole'].payload.safeParse(payload).success) return void bad(ack, 'invalid payload');
+    ack({ ok: true });
+  });
+
   socket.on('message:send', (payload, ack) => {
     const parsed = CLIENT_EVENTS['message:send'].payload.safeParse(payload);
     if (!parsed.success) return void bad(ack, 'invalid payload');
