@@ -1,0 +1,226 @@
+// The client's model of its conversations, free of DOM and sockets so it can be unit tested:
+// messages de-duplicated by id and ordered by seq, optimistic sends keyed by clientMsgId,
+// other members' receipt watermarks and the ticks they give to my messages, unread counts.
+import type { Conversation, ConversationListItem, Message, Receipt, Role } from '../../protocol/index.js';
+
+export type Tick = 'pending' | 'failed' | 'sent' | 'delivered' | 'read';
+
+/** A message shown before the server acknowledged it. */
+export interface PendingMessage {
+  clientMsgId: string;
+  conversationId: string;
+  text: string;
+  createdAt: string;
+  status: 'pending' | 'failed';
+  error?: string;
+}
+
+export type ThreadItem = { kind: 'message'; message: Message } | { kind: 'pending'; pending: PendingMessage };
+
+interface Watermark {
+  delivered: number;
+  read: number;
+  /** Epoch ms; 0 when unknown (seen only through a receipt). */
+  joinedAt: number;
+}
+
+/** One conversation's messages and receipts as this device knows them. */
+export class Thread {
+  readonly messages = new Map<string, Message>();
+  readonly pending = new Map<string, PendingMessage>();
+  /** Other members' watermarks (never mine). */
+  readonly others = new Map<string, Watermark>();
+  /** Highest seq received from any source: `conversation:sync` starts after it. */
+  highestSeq = 0;
+  /** Cursor for the next older history page; undefined once the start is reached. */
+  nextBefore: number | undefined;
+  /** The newest history page has been fetched (live messages may arrive before). */
+  historyLoaded = false;
+
+  constructor(
+    readonly conversationId: string,
+    readonly me: string,
+  ) {}
+
+  /** Merges messages from any source; returns those not seen before. */
+  add(messages: Iterable<Message>): Message[] {
+    const fresh: Message[] = [];
+    for (const m of messages) {
+      if (m.conversationId !== this.conversationId) continue;
+      if (m.senderId === this.me) this.pending.delete(m.clientMsgId);
+      if (m.seq > this.highestSeq) this.highestSeq = m.seq;
+      if (this.messages.has(m.id)) continue;
+      this.messages.set(m.id, m);
+      fresh.push(m);
+    }
+    return fresh;
+  }
+
+  addPending(p: PendingMessage): void {
+    this.pending.set(p.clientMsgId, p);
+  }
+
+  fail(clientMsgId: string, error: string): void {
+    const p = this.pending.get(clientMsgId);
+    if (p) this.pending.set(clientMsgId, { ...p, status: 'failed', error });
+  }
+
+  retrying(clientMsgId: string): PendingMessage | undefined {
+    const p = this.pending.get(clientMsgId);
+    if (!p) return undefined;
+    const again: PendingMessage = { ...p, status: 'pending' };
+    delete again.error;
+    this.pending.set(clientMsgId, again);
+    return again;
+  }
+
+  /** Members known from REST, with their watermarks (`read` hidden by privacy counts as 0). */
+  setMembers(members: { userId: string; deliveredSeq: number; readSeq?: number; joinedAt: string }[]): void {
+    for (const m of members) {
+      if (m.userId === this.me) continue;
+      const prev = this.others.get(m.userId);
+      this.others.set(m.userId, {
+        delivered: Math.max(prev?.delivered ?? 0, m.deliveredSeq),
+        read: Math.max(prev?.read ?? 0, m.readSeq ?? 0),
+        joinedAt: Date.parse(m.joinedAt) || 0,
+      });
+    }
+  }
+
+  memberJoined(userId: string, at = Date.now()): void {
+    if (userId !== this.me && !this.others.has(userId)) this.others.set(userId, { delivered: 0, read: 0, joinedAt: at });
+  }
+
+  memberLeft(userId: string): void {
+    this.others.delete(userId);
+  }
+
+  /** Applies a receipt; returns whether anything changed. Watermarks only move forward. */
+  receipt(r: Receipt): boolean {
+    if (r.userId === this.me || r.conversationId !== this.conversationId) return false;
+    const w = this.others.get(r.userId) ?? { delivered: 0, read: 0, joinedAt: 0 };
+    const before = `${w.delivered}/${w.read}`;
+    if (r.type === 'delivered') w.delivered = Math.max(w.delivered, r.seq);
+    // Reading implies having received.
+    else w.read = Math.max(w.read, r.seq);
+    w.delivered = Math.max(w.delivered, w.read);
+    this.others.set(r.userId, w);
+    return before !== `${w.delivered}/${w.read}`;
+  }
+
+  /**
+   * Ticks of one of my messages: delivered/read once every other member who was there when it
+   * was sent has that watermark at or past its seq. Channels only ever show "sent".
+   */
+  tick(m: Message, type: Conversation['type']): Tick {
+    if (type === 'channel') return 'sent';
+    const sentAt = Date.parse(m.createdAt) || 0;
+    const relevant = [...this.others.values()].filter((w) => w.joinedAt <= sentAt);
+    if (relevant.length === 0) return 'sent';
+    if (relevant.every((w) => w.read >= m.seq)) return 'read';
+    if (relevant.every((w) => w.delivered >= m.seq)) return 'delivered';
+    return 'sent';
+  }
+
+  /** Messages in seq order, then pending sends in the order they were made. */
+  items(): ThreadItem[] {
+    const messages = [...this.messages.values()].sort((a, b) => a.seq - b.seq);
+    const pending = [...this.pending.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return [
+      ...messages.map((message): ThreadItem => ({ kind: 'message', message })),
+      ...pending.map((p): ThreadItem => ({ kind: 'pending', pending: p })),
+    ];
+  }
+
+  /** Highest seq of a message from someone else (what reading the thread acknowledges). */
+  highestFromOthers(): number {
+    let max = 0;
+    for (const m of this.messages.values()) if (m.senderId !== this.me && m.seq > max) max = m.seq;
+    return max;
+  }
+}
+
+/** A row of the conversation list. */
+export interface Entry {
+  conversation: Conversation;
+  role: Role;
+  unread: number;
+  lastMessage?: Message;
+  /** Highest seq I have read, as far as this device knows. */
+  readSeq: number;
+  /** For direct conversations: the other member, once known. */
+  peerId?: string;
+}
+
+export function entryFromListItem(item: ConversationListItem, previous?: Entry): Entry {
+  const { role, unread, lastMessage, ...conversation } = item;
+  return {
+    conversation,
+    role,
+    unread,
+    ...(lastMessage ? { lastMessage } : {}),
+    readSeq: Math.max(previous?.readSeq ?? 0, unread === 0 ? conversation.lastSeq : 0),
+    ...(previous?.peerId ? { peerId: previous.peerId } : {}),
+  };
+}
+
+/**
+ * Updates a list entry for a message that arrived; returns whether it counts as unread
+ * (someone else's visible message past my read watermark, in a conversation I am not reading).
+ */
+export function noteMessage(entry: Entry, m: Message, me: string, reading: boolean): boolean {
+  if (m.seq > entry.conversation.lastSeq) entry.conversation = { ...entry.conversation, lastSeq: m.seq };
+  if (!entry.lastMessage || m.seq > entry.lastMessage.seq) entry.lastMessage = m;
+  if (reading || m.senderId === me || m.kind === 'system' || m.seq <= entry.readSeq) return false;
+  entry.unread += 1;
+  return true;
+}
+
+export function markRead(entry: Entry, seq: number): void {
+  entry.readSeq = Math.max(entry.readSeq, seq);
+  entry.unread = 0;
+}
+
+/** Most recently active first. */
+export function sortEntries(entries: Iterable<Entry>): Entry[] {
+  const at = (e: Entry) => Date.parse(e.lastMessage?.createdAt ?? e.conversation.createdAt) || 0;
+  return [...entries].sort((a, b) => at(b) - at(a) || b.conversation.lastSeq - a.conversation.lastSeq);
+}
+
+/** Display name of a conversation. */
+export function titleOf(entry: Entry): string {
+  const c = entry.conversation;
+  if (c.title) return c.title;
+  if (c.type === 'direct') return entry.peerId ?? 'Direct chat';
+  return `Untitled ${c.type}`;
+}
+
+/** One line describing a message, for previews and system rows. */
+export function describe(m: Message, me: string): string {
+  if (m.kind === 'text') return m.text ?? '';
+  if (m.kind === 'file') return `📎 ${m.attachment?.name ?? 'file'}`;
+  const s = m.system;
+  if (!s) return 'system message';
+  const who = (id: string) => (id === me ? 'you' : id);
+  const actor = who(s.actorId);
+  const users = (s.userIds ?? []).map(who).join(', ');
+  switch (s.action) {
+    case 'created':
+      return users ? `${actor} started the conversation with ${users}` : `${actor} created the conversation`;
+    case 'joined':
+      return `${actor} joined`;
+    case 'left':
+      return `${actor} left`;
+    case 'added':
+      return `${actor} added ${users}`;
+    case 'removed':
+      return `${actor} removed ${users}`;
+    case 'role':
+      return `${actor} made ${users} ${s.role ?? 'member'}`;
+  }
+}
+
+/** Whether my role lets me post (channels: owners, admins and moderators only). */
+export function canPost(entry: Entry): boolean {
+  return entry.conversation.type !== 'channel' || entry.role !== 'member';
+}

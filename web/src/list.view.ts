@@ -1,0 +1,28 @@
+// The conversation list: title, type, last message and unread badge, most recent first.
+import { describe, sortEntries, titleOf, type Entry } from './chat-state.js';
+import { h } from './dom.js';
+
+export function renderConversationList(
+  ul: HTMLElement,
+  entries: Iterable<Entry>,
+  opts: { me: string; openId: string | undefined; onOpen(id: string): void },
+): void {
+  const rows = sortEntries(entries).map((entry) => {
+    const c = entry.conversation;
+    const last = entry.lastMessage;
+    const preview = last ? (last.kind === 'system' ? describe(last, opts.me) : `${last.senderId === opts.me ? 'you' : last.senderId}: ${describe(last, opts.me)}`) : 'no messages yet';
+    const li = h(
+      'li',
+      { class: c.id === opts.openId ? 'active' : '', testid: 'conversation', attrs: { 'data-id': c.id, role: 'button', tabindex: '0' } },
+      h('span', { class: 'title', testid: 'conversation-title' }, titleOf(entry), h('span', { class: 'kind', text: c.public ? `public ${c.type}` : c.type })),
+      entry.unread > 0 ? h('span', { class: 'badge', testid: 'unread', text: entry.unread > 99 ? '99+' : String(entry.unread) }) : h('span'),
+      h('span', { class: 'preview', text: preview }),
+    );
+    li.addEventListener('click', () => opts.onOpen(c.id));
+    li.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') opts.onOpen(c.id);
+    });
+    return li;
+  });
+  ul.replaceChildren(...rows);
+}
