@@ -10,6 +10,7 @@ import { call, clientMsgId, raw } from './support/chat.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 import { BAD_BOOLEANS, BAD_IDS, BAD_NUMBERS, BAD_STRINGS, BAD_USER_IDS, mutate } from './support/hostile.js';
 import { mintToken } from './support/tokens.js';
+import { snapshot as dbSnapshot } from './support/db-snapshot.js';
 
 let cluster: Cluster;
 let db: pg.Client;
@@ -30,17 +31,7 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-/** Row counts and a digest of every mutable column: any change by a refused request shows. */
-async function snapshot(): Promise<string> {
-  const { rows } = await db.query(`
-    SELECT (SELECT count(*) FROM conversations) AS conversations,
-           (SELECT count(*) FROM messages) AS messages,
-           (SELECT count(*) FROM memberships) AS memberships,
-           (SELECT coalesce(sum(last_seq), 0) FROM conversations) AS seqs,
-           (SELECT string_agg(role || delivered_seq || ':' || read_seq || coalesce(left_seq::text, '-'), ',' ORDER BY id) FROM memberships) AS receipts,
-           (SELECT count(*) FROM user_settings) AS settings`);
-  return JSON.stringify(rows[0]);
-}
+const snapshot = () => dbSnapshot(db);
 
 function templates(conversationId: string): Record<ClientEventName, unknown[]> {
   const conv = { conversationId };
