@@ -1,8 +1,9 @@
-// `npm start` as an operator runs it: the compiled entry point (dist/, when built — .ci/run
-// builds first) or the source through tsx, with settings from the environment only.
+// `npm start` as an operator runs it: the compiled entry point (in CI, which builds first) or
+// the source through tsx, with settings from the environment only.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshPostgresUrl, freshRedisPrefix } from './support/env.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
@@ -10,7 +11,8 @@ import { TEST_SECRET } from './support/tokens.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_MAIN = `${ROOT}dist/server/main.js`;
-const entry = existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', 'server/main.ts'];
+// CI builds dist/ right before the tests; locally dist/ may be stale, so the source runs.
+const entry = process.env.CI && existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', 'server/main.ts'];
 
 function run(env: Record<string, string>) {
   const proc = spawn(process.execPath, entry, {
@@ -51,6 +53,24 @@ describe('the process', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(name);
   });
+
+  it('refuses to start on a Redis that may evict keys when REDIS_REQUIRE_NOEVICTION is set', async () => {
+    const redis = await startPrivateRedis();
+    redises.push(redis);
+    const admin = new Redis(redis.url);
+    await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    await admin.quit();
+    const p = run({
+      JWT_SECRET: TEST_SECRET,
+      STORE: 'postgres',
+      DATABASE_URL: await freshPostgresUrl(),
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: freshRedisPrefix(),
+      REDIS_REQUIRE_NOEVICTION: '1',
+    });
+    expect(await p.exited).toBe(1);
+    expect(p.stderr()).toContain('maxmemory-policy is allkeys-lru');
+  }, 30_000);
 
   it('serves /healthz and /readyz, turns unready naming redis when Redis stops, and exits 0 on SIGTERM', async () => {
     const redis = await startPrivateRedis();
