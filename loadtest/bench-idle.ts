@@ -1,0 +1,123 @@
+// Idle sockets on ONE gateway node: RSS before and with N connected sockets. The sockets are
+// opened by several generator processes (the CLI's idle scenario), because one process may
+// hold at most `ulimit -n` descriptors and the node needs the same number on its side.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { startGatewayCluster, type GatewayCluster } from './gateways.js';
+import { scrapeOnce } from './scrape.js';
+import { sleep } from './util.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export interface IdleOptions {
+  benchId: string;
+  jwtSecret: string;
+  users: number;
+  generators: number;
+  /** Hold time of each generator once connected, s. */
+  duration: number;
+  built: boolean;
+  outDir: string;
+  clusters: Set<GatewayCluster>;
+  signal: AbortSignal;
+  log: (line: string) => void;
+}
+
+export interface IdleResult {
+  scenario: 'idle';
+  sockets: number;
+  target: number;
+  rssBaselineMb: number;
+  rssPeakMb: number;
+  kbPerSocket: number;
+  lagExcessP99MsAtPeak: number;
+  connectSeconds: number;
+  generatorExitCodes: (number | null)[];
+  markdown: string;
+}
+
+export async function runIdle(o: IdleOptions): Promise<IdleResult> {
+  const cluster = await startGatewayCluster({ name: `${o.benchId}_idle`, nodes: 1, jwtSecret: o.jwtSecret, built: o.built });
+  o.clusters.add(cluster);
+  try {
+    const url = cluster.urls[0]!;
+    await sleep(3_000); // let start-up garbage settle before the baseline
+    const base = await scrapeOnce(url);
+    const rssBaselineMb = base.rssMb ?? 0;
+    o.log(`idle: node ${url}, baseline RSS ${rssBaselineMb} MB; opening ${o.users} sockets from ${o.generators} processes`);
+
+    const per = Math.ceil(o.users / o.generators);
+    const started = performance.now();
+    const gens = Array.from({ length: o.generators }, (_, i) => {
+      const users = Math.min(per, o.users - i * per);
+      const proc = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(ROOT, 'loadtest/cli.ts'),
+          '--scenario=idle',
+          `--users=${users}`,
+          `--duration=${o.duration}`,
+          `--url=${url}`,
+          '--connect-rate=1000',
+          '--scrape-interval=0',
+          '--quiet',
+          `--run-id=${o.benchId}g${i}`,
+          `--out=${join(o.outDir, `idle-generator-${i}`)}`,
+        ],
+        // The secret goes through the environment, not argv (visible in ps).
+        { cwd: ROOT, env: { ...process.env, JWT_SECRET: o.jwtSecret }, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let err = '';
+      proc.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4_000)));
+      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+      o.signal.addEventListener('abort', () => proc.kill('SIGINT'), { once: true });
+      return { proc, exited, stderr: () => err };
+    });
+    let done = false;
+    const allExited = Promise.all(gens.map((g) => g.exited)).then((codes) => {
+      done = true;
+      return codes;
+    });
+
+    let peak = { sockets: 0, rssMb: 0, lag: 0 };
+    let connectSeconds = 0;
+    while (!done) {
+      await sleep(1_000);
+      const s = await scrapeOnce(url).catch(() => undefined);
+      if (!s) continue;
+      const sockets = s.sockets ?? 0;
+      if (sockets >= peak.sockets) peak = { sockets, rssMb: Math.max(peak.rssMb, s.rssMb ?? 0), lag: s.lagExcessP99Ms ?? 0 };
+      if (sockets >= o.users && !connectSeconds) connectSeconds = (performance.now() - started) / 1000;
+      o.log(`idle: ${sockets} sockets, RSS ${s.rssMb} MB, lag p99 ${s.lagExcessP99Ms} ms`);
+    }
+    const codes = await allExited;
+    gens.forEach((g, i) => {
+      if (codes[i] !== 0) o.log(`generator ${i} exited with ${codes[i]}: ${g.stderr().slice(-1_000)}`);
+    });
+    const kbPerSocket = peak.sockets ? Math.round(((peak.rssMb - rssBaselineMb) * 1000) / peak.sockets) : 0;
+    const at20k = Math.round(rssBaselineMb + (kbPerSocket * 20_000) / 1000);
+    const markdown = [
+      `| sockets on one node | RSS before | RSS with sockets | per socket | RSS extrapolated to 20,000 | lag p99 at peak |`,
+      `|---:|---:|---:|---:|---:|---:|`,
+      `| ${peak.sockets} / ${o.users} | ${rssBaselineMb} MB | ${peak.rssMb} MB | ${kbPerSocket} kB | ${at20k} MB | ${peak.lag} ms |`,
+    ].join('\n');
+    return {
+      scenario: 'idle',
+      sockets: peak.sockets,
+      target: o.users,
+      rssBaselineMb,
+      rssPeakMb: peak.rssMb,
+      kbPerSocket,
+      lagExcessP99MsAtPeak: peak.lag,
+      connectSeconds: Math.round(connectSeconds * 10) / 10,
+      generatorExitCodes: codes,
+      markdown,
+    };
+  } finally {
+    await cluster.stop();
+    o.clusters.delete(cluster);
+  }
+}

@@ -1,0 +1,94 @@
+// What a benchmark keeps of each run, medians over runs, and the markdown table with the ratio
+// of each variant to the relay ceiling.
+import type { LoadReport } from './report.js';
+import type { Variant } from './bench-variants.js';
+
+export interface RunMetrics {
+  acceptedPerSec: number;
+  deliveriesPerSec: number;
+  ackP50: number;
+  ackP99: number;
+  deliverP50: number;
+  deliverP99: number;
+  deliverP999: number;
+  lossRatio: number;
+  storedDuplicates: number;
+  errors: number;
+  gatewayLagP99Ms: number;
+  gatewayRssMb: number;
+  generatorCpuPercent: number;
+  sustainableRate?: number;
+}
+
+export function metricsOf(r: LoadReport): RunMetrics {
+  return {
+    acceptedPerSec: r.ramp ? (r.ramp.steps.filter((s) => s.passed).at(-1)?.acceptedPerSec ?? 0) : r.sends.acceptedPerSec,
+    deliveriesPerSec: r.ramp ? (r.ramp.steps.filter((s) => s.passed).at(-1)?.deliveriesPerSec ?? 0) : r.delivery.deliveriesPerSec,
+    ackP50: r.latencyMs.ack.p50,
+    ackP99: r.latencyMs.ack.p99,
+    deliverP50: r.latencyMs.deliver.p50,
+    deliverP99: r.latencyMs.deliver.p99,
+    deliverP999: r.latencyMs.deliver.p999,
+    lossRatio: r.delivery.lossRatio,
+    storedDuplicates: r.storage.duplicates + r.storage.duplicateIdsLive,
+    errors: Object.values(r.errors).reduce((a, b) => a + b, 0),
+    gatewayLagP99Ms: Math.max(0, ...r.gateways.map((g) => g.eventLoopLagExcessP99Ms.median)),
+    gatewayRssMb: Math.round(Math.max(0, ...r.gateways.map((g) => g.rssMb.max))),
+    generatorCpuPercent: r.generator.cpuPercent,
+    ...(r.ramp ? { sustainableRate: r.ramp.sustainableRate } : {}),
+  };
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return 0;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function medians(runs: RunMetrics[]): RunMetrics {
+  const keys = Object.keys(runs[0] ?? {}) as (keyof RunMetrics)[];
+  return Object.fromEntries(keys.map((k) => [k, Math.round(median(runs.map((r) => r[k] ?? 0)) * 1000) / 1000])) as unknown as RunMetrics;
+}
+
+export type Summary = { variant: Variant; runs: RunMetrics[]; median: RunMetrics };
+
+const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
+
+export function renderMarkdown(summary: Summary[], relay: Summary | undefined, ctx: { scenario: string; runs: number; nodes: number; machine: string; load: object }): string {
+  const ramp = ctx.scenario === 'ramp';
+  const lines = [
+    `Machine: ${ctx.machine}. ${ctx.nodes} gateway node(s) per variant, medians of ${ctx.runs} run(s), scenario ${ctx.scenario}.`,
+    '',
+    `| variant | ${ramp ? 'sustainable sends/s | ' : ''}accepted sends/s | deliveries/s | send→ack p50 / p99 ms | send→deliver p50 / p99 / p99.9 ms | loss | stored dups | gw lag p99 ms | gw RSS MB |`,
+    `|---|${ramp ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|`,
+  ];
+  for (const s of summary) {
+    const m = s.median;
+    lines.push(
+      `| ${s.variant.name} | ${ramp ? `${m.sustainableRate} | ` : ''}${Math.round(m.acceptedPerSec)} | ${Math.round(m.deliveriesPerSec)} | ${m.ackP50} / ${m.ackP99} | ` +
+        `${m.deliverP50} / ${m.deliverP99} / ${m.deliverP999} | ${(m.lossRatio * 100).toFixed(3)} % | ${m.storedDuplicates} | ${m.gatewayLagP99Ms} | ${m.gatewayRssMb} |`,
+    );
+  }
+  if (relay) {
+    lines.push('');
+    for (const s of summary) {
+      if (s === relay) continue;
+      const a = s.median;
+      const b = relay.median;
+      lines.push(
+        `- ${s.variant.name}/${relay.variant.name}: ${ramp ? `sustainable rate ${ratio(a.sustainableRate ?? 0, b.sustainableRate ?? 0)}, ` : ''}` +
+          `accepted ${ratio(a.acceptedPerSec, b.acceptedPerSec)}, deliveries ${ratio(a.deliveriesPerSec, b.deliveriesPerSec)}, ` +
+          `send→deliver p99 ×${ratio(a.deliverP99, b.deliverP99)}, send→ack p99 ×${ratio(a.ackP99, b.ackP99)}`,
+      );
+    }
+  }
+  lines.push('', 'Per run:', '');
+  for (const s of summary)
+    lines.push(
+      `- ${s.variant.name}: ${s.runs
+        .map((r) => `${ramp ? `${r.sustainableRate}/s sustainable, ` : ''}${Math.round(r.acceptedPerSec)}/s, deliver p99 ${r.deliverP99} ms`)
+        .join('; ')}`,
+    );
+  return lines.join('\n');
+}

@@ -1,0 +1,193 @@
+// Starts and stops gateway processes for benchmarks: child processes of the real entry point
+// (`node --import tsx server/main.ts`, or the built `dist/server/main.js`), each cluster on a
+// PostgreSQL database and Redis key prefix of its own, dropped again when it stops. Talks to
+// the gateways only over their public interface (env, stdout, HTTP), never imports server code.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export interface GatewayClusterOptions {
+  /** Cluster name: becomes part of the database name and Redis prefix. */
+  name: string;
+  nodes: number;
+  /** Extra environment for every node (RELAY_MODE, WORKER_CONCURRENCY, ...). */
+  env?: Record<string, string>;
+  /** Extra processes with ROLE=worker (no HTTP). */
+  workers?: number;
+  jwtSecret: string;
+  /** PostgreSQL server URL without a database (default postgres://root@127.0.0.1:5432). */
+  postgresUrl?: string;
+  redisUrl?: string;
+  /** Run the compiled dist/ instead of tsx (same code, no loader). */
+  built?: boolean;
+  /** Keep the last bytes of each node's output for error messages. */
+  outputBytes?: number;
+}
+
+export interface GatewayProcess {
+  proc: ChildProcess;
+  role: string;
+  port?: number;
+  url?: string;
+  output(): string;
+}
+
+export interface GatewayCluster {
+  urls: string[];
+  processes: GatewayProcess[];
+  databaseUrl: string;
+  redisPrefix: string;
+  /** SIGTERM, then SIGKILL after `graceMs`; then drops the database and Redis keys. Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Kills every child still running when this process exits, whatever the reason. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  });
+}
+
+function dbName(name: string): string {
+  return `ltb_${name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`.slice(0, 60);
+}
+
+function spawnNode(env: Record<string, string>, built: boolean, keep: number): { proc: ChildProcess; output: () => string } {
+  const args = built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')];
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  let out = '';
+  const onData = (c: Buffer) => {
+    out += c.toString();
+    if (out.length > keep * 2) out = out.slice(-keep);
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  return { proc, output: () => out };
+}
+
+function waitListening(node: { proc: ChildProcess; output: () => string }, role: string, timeoutMs = 60_000): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${role} node did not start in ${timeoutMs} ms:\n${node.output().slice(-2_000)}`)), timeoutMs);
+    const check = () => {
+      const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(node.output());
+      if (m) done(undefined, Number(m[1]));
+    };
+    const onExit = (code: number | null) => done(new Error(`${role} node exited with ${code}:\n${node.output().slice(-2_000)}`));
+    function done(err?: Error, port?: number) {
+      clearTimeout(timer);
+      node.proc.stdout!.off('data', check);
+      node.proc.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(port);
+    }
+    node.proc.stdout!.on('data', check);
+    node.proc.once('exit', onExit);
+    check();
+  });
+}
+
+async function stopProcess(p: ChildProcess, graceMs: number): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGTERM');
+  const timer = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: `${serverUrl.replace(/\/$/, '')}/postgres` });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}
+
+export async function startGatewayCluster(o: GatewayClusterOptions): Promise<GatewayCluster> {
+  installExitHook();
+  const pgServer = (o.postgresUrl ?? 'postgres://root@127.0.0.1:5432').replace(/\/$/, '');
+  const redisUrl = o.redisUrl ?? 'redis://127.0.0.1:6379';
+  const database = dbName(o.name);
+  const databaseUrl = `${pgServer}/${database}`;
+  const redisPrefix = `ltb:${o.name}`.slice(0, 64);
+  const built = Boolean(o.built) && existsSync(join(ROOT, 'dist/server/main.js'));
+  const keep = o.outputBytes ?? 16_384;
+  const base: Record<string, string> = {
+    PORT: '0',
+    STORE: 'postgres',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: redisPrefix,
+    JWT_SECRET: o.jwtSecret,
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_SCALE: '1000',
+    ...o.env,
+  };
+  // A leftover from a killed run would skew the numbers (and its data would be reused).
+  await dropDatabase(pgServer, database).catch(() => {});
+  await deleteRedisPrefix(redisUrl, redisPrefix).catch(() => {});
+
+  const processes: GatewayProcess[] = [];
+  let stopping: Promise<void> | undefined;
+  const cluster: GatewayCluster = {
+    urls: [],
+    processes,
+    databaseUrl,
+    redisPrefix,
+    stop(graceMs = 15_000) {
+      stopping ??= (async () => {
+        await Promise.all(processes.map((p) => stopProcess(p.proc, graceMs)));
+        await dropDatabase(pgServer, database).catch(() => {});
+        await deleteRedisPrefix(redisUrl, redisPrefix).catch(() => {});
+      })();
+      return stopping;
+    },
+  };
+  try {
+    // The first node alone creates the schema; the others then start against it.
+    const roles = [...Array.from({ length: o.nodes }, () => o.env?.ROLE ?? 'all'), ...Array.from({ length: o.workers ?? 0 }, () => 'worker')];
+    for (const [i, role] of roles.entries()) {
+      const node = spawnNode({ ...base, ROLE: role, NODE_ID: `${o.name}-${role}-${i}` }, built, keep);
+      const gp: GatewayProcess = { proc: node.proc, role, output: node.output };
+      processes.push(gp);
+      const port = await waitListening(node, role);
+      if (port !== undefined && role !== 'worker') {
+        gp.port = port;
+        gp.url = `http://127.0.0.1:${port}`;
+        cluster.urls.push(gp.url);
+      }
+    }
+  } catch (err) {
+    await cluster.stop(2_000);
+    throw err;
+  }
+  return cluster;
+}
