@@ -25,6 +25,8 @@ export interface GatewayClusterOptions {
   redisUrl?: string;
   /** Run the compiled dist/ instead of tsx (same code, no loader). */
   built?: boolean;
+  /** Extra node flags for every process (e.g. `--cpu-prof`, not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
   /** Keep the last bytes of each node's output for error messages. */
   outputBytes?: number;
 }
@@ -62,8 +64,8 @@ function dbName(name: string): string {
   return `ltb_${name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`.slice(0, 60);
 }
 
-function spawnNode(env: Record<string, string>, built: boolean, keep: number): { proc: ChildProcess; output: () => string } {
-  const args = built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')];
+function spawnNode(env: Record<string, string>, built: boolean, keep: number, nodeArgs: string[]): { proc: ChildProcess; output: () => string } {
+  const args = [...nodeArgs, ...(built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')])];
   const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
@@ -175,7 +177,7 @@ export async function startGatewayCluster(o: GatewayClusterOptions): Promise<Gat
     // The first node alone creates the schema; the others then start against it.
     const roles = [...Array.from({ length: o.nodes }, () => o.env?.ROLE ?? 'all'), ...Array.from({ length: o.workers ?? 0 }, () => 'worker')];
     for (const [i, role] of roles.entries()) {
-      const node = spawnNode({ ...base, ROLE: role, NODE_ID: `${o.name}-${role}-${i}` }, built, keep);
+      const node = spawnNode({ ...base, ROLE: role, NODE_ID: `${o.name}-${role}-${i}` }, built, keep, o.nodeArgs ?? []);
       const gp: GatewayProcess = { proc: node.proc, role, output: node.output };
       processes.push(gp);
       const port = await waitListening(node, role);
