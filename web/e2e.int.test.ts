@@ -1,8 +1,9 @@
 // The web client in a real browser (Debian's Chromium driven by playwright-core): two users on
 // two gateway nodes chat both ways, see delivered/read ticks, unread badges and typing; a channel
 // is created and joined by id; markup sent as text shows literally and runs nothing; one user's
-// network drops (a TCP proxy in front of their node is cut) and the page reconnects and syncs;
-// after a reload, history pages back over REST.
+// network drops (a TCP proxy in front of their node is cut): what they write meanwhile stays
+// pending and goes out after the reconnection, what they missed arrives by sync; after a
+// reload, history pages back over REST.
 //
 // Chromium must be installed (`apt-get install chromium`; .ci/run does it). If it cannot be
 // launched this file fails: a browser test that silently skips proves nothing.
@@ -238,13 +239,18 @@ describe('web client end to end (Chromium, two nodes)', () => {
     await bob.locator('[data-testid=connection][data-state=offline]').waitFor(WAIT);
     await send(alice, 'sent while you were offline');
     await tickOf(alice, 'sent while you were offline', 'sent').waitFor(WAIT);
-    await new Promise((r) => setTimeout(r, 500));
+    // Bob writes while offline: shown at once as pending, sent after the reconnection.
+    await send(bob, 'written while offline');
+    await tickOf(bob, 'written while offline', 'pending').waitFor(WAIT);
     expect(await messageRow(bob, 'sent while you were offline').count()).toBe(0);
 
     proxy.restore();
     await bob.locator('[data-testid=connection][data-state=online]').waitFor({ timeout: 15_000 });
     await messageRow(bob, 'sent while you were offline').waitFor(WAIT);
     await tickOf(alice, 'sent while you were offline', 'read').waitFor(WAIT);
+    await messageRow(alice, 'written while offline').waitFor(WAIT);
+    await tickOf(bob, 'written while offline', 'read').waitFor(WAIT);
+    expect(await messageRow(alice, 'written while offline').count()).toBe(1);
   });
 
   it('pages back through history after a reload', async () => {

@@ -2,7 +2,7 @@
 // replaced by the stored message, ticks from receipts, unread counting.
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
-import { Thread, entryFromListItem, markRead, noteMessage } from './chat-state.js';
+import { Thread, applyConversationUpdate, entryFromListItem, markRead, noteMessage, titleOf } from './chat-state.js';
 
 const T0 = Date.parse('2025-01-01T10:00:00Z');
 let n = 0;
@@ -64,6 +64,12 @@ describe('Thread', () => {
     expect(t.tick(m, 'direct')).toBe('read');
     expect(t.receipt({ conversationId: 'c1', userId: 'bob', type: 'delivered', seq: 2 })).toBe(false);
     expect(t.tick(m, 'direct')).toBe('read');
+    // A reply moves the sender's watermarks too (the server sends no receipt for it).
+    const m2 = msg(12, 'alice');
+    t.add([m2]);
+    expect(t.tick(m2, 'direct')).toBe('sent');
+    t.add([msg(13, 'bob')]);
+    expect(t.tick(m2, 'direct')).toBe('read');
     // My own receipts (other devices) never count.
     expect(t.receipt({ conversationId: 'c1', userId: 'alice', type: 'read', seq: 9 })).toBe(false);
   });
@@ -101,5 +107,32 @@ describe('list entries', () => {
     expect(e.lastMessage?.seq).toBe(7);
     markRead(e, 7);
     expect(e.unread).toBe(0);
+  });
+});
+
+describe('conversation:updated', () => {
+  const at = new Date(T0).toISOString();
+  const group = { id: 'c1', type: 'group' as const, title: 'team', createdBy: 'bob', createdAt: at, lastSeq: 1, public: false };
+
+  it('adds a conversation new to me, tracks members of a loaded thread, removes it when I leave', () => {
+    const entries = new Map();
+    const threads = new Map([['c1', new Thread('c1', 'alice')]]);
+    expect(applyConversationUpdate(entries, threads, { conversation: group, change: { action: 'created', userIds: ['bob', 'alice'] } }, 'alice')).toBe('added');
+    expect(entries.get('c1')).toMatchObject({ role: 'member', unread: 0 });
+    expect(applyConversationUpdate(entries, threads, { conversation: { ...group, lastSeq: 2 }, change: { action: 'joined', userIds: ['carol'] } }, 'alice')).toBe('updated');
+    expect(threads.get('c1')!.others.has('carol')).toBe(true);
+    expect(entries.get('c1').conversation.lastSeq).toBe(2);
+    expect(applyConversationUpdate(entries, threads, { conversation: group, change: { action: 'role', userIds: ['alice'] } }, 'alice')).toBe('role');
+    expect(entries.get('c1').conversation.lastSeq).toBe(2); // never backwards
+    expect(applyConversationUpdate(entries, threads, { conversation: group, change: { action: 'removed', userIds: ['alice'] } }, 'alice')).toBe('removed');
+    expect(entries.has('c1')).toBe(false);
+    expect(threads.has('c1')).toBe(false);
+  });
+
+  it('names a new direct conversation after the other member', () => {
+    const entries = new Map();
+    const direct = { ...group, type: 'direct' as const, title: undefined };
+    applyConversationUpdate(entries, new Map(), { conversation: direct, change: { action: 'created', userIds: ['bob', 'alice'] } }, 'alice');
+    expect(titleOf(entries.get('c1'))).toBe('bob');
   });
 });

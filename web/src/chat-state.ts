@@ -1,7 +1,7 @@
 // The client's model of its conversations, free of DOM and sockets so it can be unit tested:
 // messages de-duplicated by id and ordered by seq, optimistic sends keyed by clientMsgId,
 // other members' receipt watermarks and the ticks they give to my messages, unread counts.
-import type { Conversation, ConversationListItem, Message, Receipt, Role } from '../../protocol/index.js';
+import type { Conversation, ConversationListItem, ConversationUpdated, Message, Receipt, Role } from '../../protocol/index.js';
 
 export type Tick = 'pending' | 'failed' | 'sent' | 'delivered' | 'read';
 
@@ -48,6 +48,9 @@ export class Thread {
     for (const m of messages) {
       if (m.conversationId !== this.conversationId) continue;
       if (m.senderId === this.me) this.pending.delete(m.clientMsgId);
+      // Sending moves the sender's watermarks up to its seq without a receipt event (§4), so a
+      // reply is a read receipt for everything before it.
+      else if (m.kind !== 'system') this.receipt({ conversationId: m.conversationId, userId: m.senderId, type: 'read', seq: m.seq });
       if (m.seq > this.highestSeq) this.highestSeq = m.seq;
       if (this.messages.has(m.id)) continue;
       this.messages.set(m.id, m);
@@ -179,6 +182,48 @@ export function noteMessage(entry: Entry, m: Message, me: string, reading: boole
 export function markRead(entry: Entry, seq: number): void {
   entry.readSeq = Math.max(entry.readSeq, seq);
   entry.unread = 0;
+}
+
+/** A conversation just learnt of from an event, until the list refresh brings role and unread. */
+export function provisionalEntry(conversation: Conversation, me: string, userIds?: string[]): Entry {
+  const peerId = conversation.type === 'direct' ? userIds?.find((u) => u !== me) : undefined;
+  return {
+    conversation,
+    role: conversation.createdBy === me && conversation.type !== 'direct' ? 'owner' : 'member',
+    unread: 0,
+    readSeq: 0,
+    ...(peerId ? { peerId } : {}),
+  };
+}
+
+/**
+ * Applies `conversation:updated` to the list and the thread's member set. `removed`: I left or
+ * was removed; `added`: new to me; `role`: my role changed. Both of the latter want a list refresh.
+ */
+export function applyConversationUpdate(
+  entries: Map<string, Entry>,
+  threads: Map<string, Thread>,
+  { conversation, change }: ConversationUpdated,
+  me: string,
+): 'removed' | 'added' | 'role' | 'updated' {
+  const affectsMe = change?.userIds.includes(me) ?? false;
+  if (affectsMe && (change?.action === 'left' || change?.action === 'removed')) {
+    entries.delete(conversation.id);
+    threads.delete(conversation.id);
+    return 'removed';
+  }
+  const thread = threads.get(conversation.id);
+  if (thread && change) {
+    if (change.action === 'joined' || change.action === 'added') for (const u of change.userIds) thread.memberJoined(u);
+    if (change.action === 'left' || change.action === 'removed') for (const u of change.userIds) thread.memberLeft(u);
+  }
+  const entry = entries.get(conversation.id);
+  if (!entry) {
+    entries.set(conversation.id, provisionalEntry(conversation, me, change?.userIds));
+    return 'added';
+  }
+  entry.conversation = { ...conversation, lastSeq: Math.max(conversation.lastSeq, entry.conversation.lastSeq) };
+  return affectsMe && change?.action === 'role' ? 'role' : 'updated';
 }
 
 /** Most recently active first. */

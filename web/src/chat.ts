@@ -5,19 +5,18 @@ import {
   MessageNewSchema,
   MessageTextSchema,
   ReceiptSchema,
-  TitleSchema,
   TypingEventSchema,
-  UserIdSchema,
-  type Conversation,
   type Message,
 } from '../../protocol/index.js';
-import { ApiError, checked, createApi } from './api.js';
-import { Thread, canPost, entryFromListItem, markRead, noteMessage, titleOf, type Entry } from './chat-state.js';
+import { checked, createApi } from './api.js';
+import { Thread, applyConversationUpdate, entryFromListItem, markRead, noteMessage, provisionalEntry, type Entry } from './chat-state.js';
 import { CallError, createConnection, type ConnectionState } from './connection.js';
+import { bindConversationForms } from './conversation-forms.js';
 import { byId, show } from './dom.js';
 import { renderConversationList } from './list.view.js';
 import type { TokenSource } from './session.js';
-import { ThreadView } from './thread.view.js';
+import { Outbox } from './outbox.js';
+import { ThreadView, renderThreadHeader } from './thread.view.js';
 import { TypingIndicator, TypingSender } from './typing.js';
 import { WatermarkReporter } from './watermarks.js';
 
@@ -28,12 +27,6 @@ const STATE_TEXT: Record<ConnectionState, string> = {
   offline: 'offline',
   ended: 'signed out',
 };
-
-/** Random clientMsgId; crypto.getRandomValues works on plain-http pages too (randomUUID does not). */
-function newClientMsgId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(9));
-  return `w-${Date.now().toString(36)}-${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
-}
 
 export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => void): { stop(): void } {
   const me = tokens.userId;
@@ -68,7 +61,16 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     onConnected: (resumed) => (resumed ? resume() : loadList()),
     onSessionEnded: onSignedOut,
   });
-  const threadView = new ThreadView(byId('messages'), byId('messages-scroll'), me, (id) => retrySend(id));
+  const threadView = new ThreadView(byId('messages'), byId('messages-scroll'), me, (clientMsgId) => {
+    const thread = openId ? threads.get(openId) : undefined;
+    if (thread) outbox.retry(thread, clientMsgId);
+    renderThread();
+  });
+  const outbox = new Outbox(
+    conn,
+    (message) => received([message]),
+    (thread) => thread.conversationId === openId && renderThread(),
+  );
   const reporter = new WatermarkReporter((type, conversationId, seq) =>
     conn.call(type === 'read' ? 'message:read' : 'message:delivered', { conversationId, seq }).then(() => undefined),
   );
@@ -78,7 +80,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   const reading = (id: string) => id === openId && document.visibilityState === 'visible';
   const threadOf = (id: string) => threads.get(id) ?? threads.set(id, new Thread(id, me)).get(id)!;
   const fail = (target: HTMLElement, err: unknown) => {
-    target.textContent = err instanceof CallError || err instanceof ApiError ? err.message : String(err);
+    target.textContent = err instanceof Error ? err.message : String(err);
   };
 
   // ------------------------------------------------------------------ rendering
@@ -92,16 +94,9 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     show(el.empty, !entry);
     show(el.view, Boolean(entry));
     if (!entry) return;
-    const c = entry.conversation;
-    el.title.textContent = titleOf(entry);
-    el.meta.textContent = `${c.public ? 'public ' : ''}${c.type} · you are ${entry.role}`;
-    el.id.textContent = c.id;
-    const thread = threadOf(c.id);
-    show(el.older, thread.historyLoaded && thread.nextBefore !== undefined);
-    el.text.disabled = !canPost(entry);
-    el.send.disabled = !canPost(entry);
-    el.text.placeholder = canPost(entry) ? 'Write a message (Enter sends, Shift+Enter for a new line)' : 'Only owners, admins and moderators post in this channel';
-    threadView.render(thread, c.type, mode);
+    const thread = threadOf(entry.conversation.id);
+    renderThreadHeader(el, entry, thread);
+    threadView.render(thread, entry.conversation.type, mode);
     renderTyping();
   }
 
@@ -223,7 +218,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
       }
     }
     await loadList();
-    for (const thread of threads.values()) for (const p of thread.pending.values()) if (p.status === 'pending') void deliver(thread, p.clientMsgId, p.text);
+    outbox.resendAll(threads.values());
     reporter.flush();
   }
 
@@ -269,157 +264,53 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   conn.socket.on('typing', (data) => typingIn.apply(checked(TypingEventSchema, data, 'typing')));
 
   conn.socket.on('conversation:updated', (data) => {
-    const { conversation, change } = checked(ConversationUpdatedSchema, data, 'conversation:updated');
-    const affectsMe = change?.userIds.includes(me) ?? false;
-    if (affectsMe && (change?.action === 'left' || change?.action === 'removed')) {
-      entries.delete(conversation.id);
-      threads.delete(conversation.id);
-      if (openId === conversation.id) openId = undefined;
-      renderList();
-      renderThread();
-      return;
-    }
-    const entry = entries.get(conversation.id);
-    if (!entry) {
-      // New to me (created with me in it, or I joined): shown now, details from the list.
-      entries.set(conversation.id, provisionalEntry(conversation, change?.userIds));
-      refreshListSoon();
-    } else {
-      entry.conversation = { ...conversation, lastSeq: Math.max(conversation.lastSeq, entry.conversation.lastSeq) };
-      if (affectsMe && change?.action === 'role') refreshListSoon();
-    }
-    const thread = threads.get(conversation.id);
-    if (thread && change) {
-      if (change.action === 'joined' || change.action === 'added') for (const u of change.userIds) thread.memberJoined(u);
-      if (change.action === 'left' || change.action === 'removed') for (const u of change.userIds) thread.memberLeft(u);
-    }
+    const update = checked(ConversationUpdatedSchema, data, 'conversation:updated');
+    const result = applyConversationUpdate(entries, threads, update, me);
+    if (result === 'removed' && openId === update.conversation.id) openId = undefined;
+    // New to me, or my role changed: role and unread come from the list.
+    if (result === 'added' || result === 'role') refreshListSoon();
     renderList();
-    if (openId === conversation.id) renderThread();
+    if (!openId || openId === update.conversation.id) renderThread();
   });
 
-  function provisionalEntry(conversation: Conversation, userIds: string[] | undefined): Entry {
-    const peerId = conversation.type === 'direct' ? userIds?.find((u) => u !== me) : undefined;
-    return {
-      conversation,
-      role: conversation.createdBy === me && conversation.type !== 'direct' ? 'owner' : 'member',
-      unread: 0,
-      readSeq: 0,
-      ...(peerId ? { peerId } : {}),
-    };
-  }
-
-  // ------------------------------------------------------------------ sending
+  // ------------------------------------------------------------------ sending and forms
 
   function send(): void {
-    if (!openId) return;
-    const entry = entries.get(openId);
+    const entry = openId ? entries.get(openId) : undefined;
     if (!entry) return;
     const parsed = MessageTextSchema.safeParse(el.text.value);
     if (!parsed.success) {
-      el.composerError.textContent = parsed.error.issues[0]?.message === 'must not be empty' ? '' : `Message ${parsed.error.issues[0]?.message ?? 'is invalid'}`;
+      const issue = parsed.error.issues[0]?.message ?? 'is invalid';
+      el.composerError.textContent = issue === 'must not be empty' ? '' : `Message ${issue}`;
       return;
     }
     el.composerError.textContent = '';
     el.text.value = '';
     typingOut.stop();
-    const thread = threadOf(openId);
-    const clientMsgId = newClientMsgId();
-    thread.addPending({ clientMsgId, conversationId: openId, text: parsed.data, createdAt: new Date().toISOString(), status: 'pending' });
+    outbox.send(threadOf(entry.conversation.id), parsed.data);
     renderThread('bottom');
-    void deliver(thread, clientMsgId, parsed.data);
   }
 
-  /** Sends (or resends: same clientMsgId, so the server stores it once) until acknowledged or refused. */
-  async function deliver(thread: Thread, clientMsgId: string, text: string): Promise<void> {
-    try {
-      const { message } = await conn.call('message:send', { conversationId: thread.conversationId, clientMsgId, kind: 'text', text });
-      received([message]);
-    } catch (err) {
-      if (!(err instanceof CallError)) throw err;
-      const { code, retryAfterMs, message } = err.wire;
-      // Offline: stays pending and is resent after the reconnection. Busy: retried here.
-      if (code === 'UNAVAILABLE' && !conn.connected) return;
-      if (code === 'UNAVAILABLE' || code === 'RATE_LIMITED') {
-        setTimeout(() => thread.pending.get(clientMsgId)?.status === 'pending' && void deliver(thread, clientMsgId, text), retryAfterMs ?? 2_000);
-        return;
-      }
-      thread.fail(clientMsgId, message);
-      if (openId === thread.conversationId) renderThread();
-    }
-  }
-
-  function retrySend(clientMsgId: string): void {
-    const thread = openId ? threads.get(openId) : undefined;
-    const p = thread?.retrying(clientMsgId);
-    if (!thread || !p) return;
-    renderThread();
-    void deliver(thread, p.clientMsgId, p.text);
-  }
-
-  // ------------------------------------------------------------------ forms
-
-  const newForm = byId<HTMLFormElement>('new-form');
-  const newType = byId<HTMLSelectElement>('new-type');
-  const newName = byId<HTMLInputElement>('new-name');
-  const newMembers = byId<HTMLInputElement>('new-members');
-  const newPublic = byId<HTMLInputElement>('new-public');
-  const syncNewForm = () => {
-    const direct = newType.value === 'direct';
-    newName.placeholder = direct ? 'user name' : `${newType.value} title`;
-    show(newMembers, !direct);
-    show(byId('new-public-label'), !direct);
-  };
-  newType.addEventListener('change', syncNewForm);
-  syncNewForm();
-
-  newForm.addEventListener('submit', (e) => {
-    e.preventDefault();
-    el.sideError.textContent = '';
-    void (async () => {
-      try {
-        let conversation: Conversation;
-        if (newType.value === 'direct') {
-          const peerId = UserIdSchema.parse(newName.value.trim());
-          ({ conversation } = await conn.call('conversation:create', { type: 'direct', peerId }));
-          const entry = entries.get(conversation.id) ?? provisionalEntry(conversation, [me, peerId]);
-          entry.peerId = peerId;
-          entries.set(conversation.id, entry);
-        } else {
-          const title = TitleSchema.parse(newName.value);
-          const memberIds = newMembers.value.split(',').map((s) => s.trim()).filter(Boolean);
-          ({ conversation } = await conn.call('conversation:create', {
-            type: newType.value === 'channel' ? 'channel' : 'group',
-            title,
-            ...(memberIds.length ? { memberIds } : {}),
-            public: newPublic.checked,
-          }));
-          if (!entries.has(conversation.id)) entries.set(conversation.id, provisionalEntry(conversation, undefined));
-        }
-        newForm.reset();
-        syncNewForm();
+  bindConversationForms(
+    {
+      async createDirect(peerId) {
+        const { conversation } = await conn.call('conversation:create', { type: 'direct', peerId });
+        entries.set(conversation.id, { ...(entries.get(conversation.id) ?? provisionalEntry(conversation, me)), peerId });
         await open(conversation.id);
-      } catch (err) {
-        fail(el.sideError, err instanceof Error && err.name === 'ZodError' ? new Error('check the name: 1–200 characters') : err);
-      }
-    })();
-  });
-
-  const joinForm = byId<HTMLFormElement>('join-form');
-  joinForm.addEventListener('submit', (e) => {
-    e.preventDefault();
-    el.sideError.textContent = '';
-    const conversationId = byId<HTMLInputElement>('join-id').value.trim();
-    void (async () => {
-      try {
+      },
+      async createGroup({ memberIds, ...rest }) {
+        const { conversation } = await conn.call('conversation:create', { ...rest, ...(memberIds.length ? { memberIds } : {}) });
+        if (!entries.has(conversation.id)) entries.set(conversation.id, provisionalEntry(conversation, me));
+        await open(conversation.id);
+      },
+      async join(conversationId) {
         const { conversation, membership } = await conn.call('conversation:join', { conversationId });
-        entries.set(conversation.id, { ...provisionalEntry(conversation, undefined), role: membership.role });
-        joinForm.reset();
+        entries.set(conversation.id, { ...provisionalEntry(conversation, me), role: membership.role });
         await open(conversation.id);
-      } catch (err) {
-        fail(el.sideError, err);
-      }
-    })();
-  });
+      },
+    },
+    { clear: () => (el.sideError.textContent = ''), show: (err) => fail(el.sideError, err) },
+  );
 
   el.composer.addEventListener('submit', (e) => {
     e.preventDefault();

@@ -1,10 +1,27 @@
 // The open conversation's messages. Rows are keyed (my messages by clientMsgId, so an optimistic
 // row becomes the stored one in place) and reused across renders; only ticks change on a row.
 import type { Conversation, Message } from '../../protocol/index.js';
-import { describe, type PendingMessage, type Thread, type Tick } from './chat-state.js';
-import { clock, h } from './dom.js';
+import { canPost, describe, titleOf, type Entry, type PendingMessage, type Thread, type Tick } from './chat-state.js';
+import { clock, h, show } from './dom.js';
 
 const TICK_TEXT: Record<Tick, string> = { pending: '🕓', failed: '⚠ retry', sent: '✓', delivered: '✓✓', read: '✓✓' };
+
+/** Title, type, id, the "load older" button and whether the composer is usable. */
+export function renderThreadHeader(
+  el: { title: HTMLElement; meta: HTMLElement; id: HTMLElement; older: HTMLElement; text: HTMLTextAreaElement; send: HTMLButtonElement },
+  entry: Entry,
+  thread: Thread,
+): void {
+  const c = entry.conversation;
+  el.title.textContent = titleOf(entry);
+  el.meta.textContent = `${c.public ? 'public ' : ''}${c.type} · you are ${entry.role}`;
+  el.id.textContent = c.id;
+  show(el.older, thread.historyLoaded && thread.nextBefore !== undefined);
+  const may = canPost(entry);
+  el.text.disabled = !may;
+  el.send.disabled = !may;
+  el.text.placeholder = may ? 'Write a message (Enter sends, Shift+Enter for a new line)' : 'Only owners, admins and moderators post in this channel';
+}
 
 interface Row {
   el: HTMLLIElement;
