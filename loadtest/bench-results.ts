@@ -17,10 +17,14 @@ export interface RunMetrics {
   gatewayLagP99Ms: number;
   gatewayRssMb: number;
   generatorCpuPercent: number;
+  /** Gateway CPU per accepted send (all nodes, sending through drain), ms. */
+  gatewayCpuMsPerSend: number;
+  /** CPU of the cluster's PostgreSQL backends per accepted send, ms. */
+  dbCpuMsPerSend: number;
   sustainableRate?: number;
 }
 
-export function metricsOf(r: LoadReport): RunMetrics {
+export function metricsOf(r: LoadReport, dbCpuSeconds = 0): RunMetrics {
   return {
     acceptedPerSec: r.ramp ? (r.ramp.steps.filter((s) => s.passed).at(-1)?.acceptedPerSec ?? 0) : r.sends.acceptedPerSec,
     deliveriesPerSec: r.ramp ? (r.ramp.steps.filter((s) => s.passed).at(-1)?.deliveriesPerSec ?? 0) : r.delivery.deliveriesPerSec,
@@ -35,6 +39,8 @@ export function metricsOf(r: LoadReport): RunMetrics {
     gatewayLagP99Ms: Math.max(0, ...r.gateways.map((g) => g.eventLoopLagExcessP99Ms.median)),
     gatewayRssMb: Math.round(Math.max(0, ...r.gateways.map((g) => g.rssMb.max))),
     generatorCpuPercent: r.generator.cpuPercent,
+    gatewayCpuMsPerSend: r.cost?.gatewayCpuMsPerAcceptedSend ?? 0,
+    dbCpuMsPerSend: r.sends.acked ? Math.round((dbCpuSeconds * 1e5) / r.sends.acked) / 100 : 0,
     ...(r.ramp ? { sustainableRate: r.ramp.sustainableRate } : {}),
   };
 }
@@ -60,14 +66,14 @@ export function renderMarkdown(summary: Summary[], relay: Summary | undefined, c
   const lines = [
     `Machine: ${ctx.machine}. ${ctx.nodes} gateway node(s) per variant, medians of ${ctx.runs} run(s), scenario ${ctx.scenario}.`,
     '',
-    `| variant | ${ramp ? 'sustainable sends/s | ' : ''}accepted sends/s | deliveries/s | send→ack p50 / p99 ms | send→deliver p50 / p99 / p99.9 ms | loss | stored dups | gw lag p99 ms | gw RSS MB |`,
-    `|---|${ramp ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|`,
+    `| variant | ${ramp ? 'sustainable sends/s | ' : ''}accepted sends/s | deliveries/s | send→ack p50 / p99 ms | send→deliver p50 / p99 / p99.9 ms | loss | stored dups | gw lag p99 ms | gw RSS MB | CPU ms/send gw + pg |`,
+    `|---|${ramp ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ];
   for (const s of summary) {
     const m = s.median;
     lines.push(
       `| ${s.variant.name} | ${ramp ? `${m.sustainableRate} | ` : ''}${Math.round(m.acceptedPerSec)} | ${Math.round(m.deliveriesPerSec)} | ${m.ackP50} / ${m.ackP99} | ` +
-        `${m.deliverP50} / ${m.deliverP99} / ${m.deliverP999} | ${(m.lossRatio * 100).toFixed(3)} % | ${m.storedDuplicates} | ${m.gatewayLagP99Ms} | ${m.gatewayRssMb} |`,
+        `${m.deliverP50} / ${m.deliverP99} / ${m.deliverP999} | ${(m.lossRatio * 100).toFixed(3)} % | ${m.storedDuplicates} | ${m.gatewayLagP99Ms} | ${m.gatewayRssMb} | ${m.gatewayCpuMsPerSend} + ${m.dbCpuMsPerSend} |`,
     );
   }
   if (relay) {

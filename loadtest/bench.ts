@@ -155,21 +155,33 @@ async function main(): Promise<number> {
       const cluster = await startGatewayCluster({ name: `${benchId}_${v.name}_${run}`, nodes, env: v.env, jwtSecret, built: Boolean(values.built) });
       clusters.add(cluster);
       let report: LoadReport;
+      let dbCpu0 = new Map<number, number>();
+      let dbCpuSeconds = 0;
       try {
         report = await runLoad(
           { ...load, ...(v.transports ? { transports: v.transports } : {}), urls: cluster.urls, jwtSecret, runId: `${benchId}${v.name.slice(0, 6)}${run}` },
-          { signal: abort.signal },
+          {
+            signal: abort.signal,
+            onLoadStart: async () => {
+              dbCpu0 = await cluster.databaseCpu().catch(() => new Map());
+            },
+            onLoadEnd: async () => {
+              const now = await cluster.databaseCpu().catch(() => new Map<number, number>());
+              for (const [pid, s] of now) dbCpuSeconds += s - (dbCpu0.get(pid) ?? 0);
+            },
+          },
         );
       } finally {
         await cluster.stop();
         clusters.delete(cluster);
       }
       writeReport(report, join(outDir, `${v.name}-${run}`));
-      const m = metricsOf(report);
+      const m = metricsOf(report, dbCpuSeconds);
       results.get(v.name)!.push(m);
       log(
         `${v.name} run ${run}: accepted ${m.acceptedPerSec}/s, deliveries ${m.deliveriesPerSec}/s, ack p99 ${m.ackP99} ms, ` +
-          `deliver p50 ${m.deliverP50} p99 ${m.deliverP99} ms, loss ${m.lossRatio}, stored dups ${m.storedDuplicates}, errors ${m.errors}` +
+          `deliver p50 ${m.deliverP50} p99 ${m.deliverP99} ms, loss ${m.lossRatio}, stored dups ${m.storedDuplicates}, errors ${m.errors}, ` +
+          `CPU/send gateway ${m.gatewayCpuMsPerSend} ms + postgres ${m.dbCpuMsPerSend} ms` +
           `${m.sustainableRate !== undefined ? `, sustainable ${m.sustainableRate}/s` : ''}`,
       );
     }

@@ -4,6 +4,7 @@
 // the gateways only over their public interface (env, stdout, HTTP), never imports server code.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -44,6 +45,8 @@ export interface GatewayCluster {
   processes: GatewayProcess[];
   databaseUrl: string;
   redisPrefix: string;
+  /** CPU seconds of this cluster's PostgreSQL backends, by backend pid. */
+  databaseCpu(): Promise<Map<number, number>>;
   /** SIGTERM, then SIGKILL after `graceMs`; then drops the database and Redis keys. Idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -109,6 +112,37 @@ async function stopProcess(p: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) of a process from /proc, or 0 where there is no /proc. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU seconds used so far by the PostgreSQL backends serving `database` (local server only).
+ * Backends that ended since the last call are not counted: an approximation for pools that
+ * keep their connections, as the gateways' do during a run.
+ */
+export async function databaseCpuSeconds(serverUrl: string, database: string): Promise<Map<number, number>> {
+  const client = new pg.Client({ connectionString: `${serverUrl.replace(/\/$/, '')}/postgres` });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database]);
+    const out = new Map<number, number>();
+    for (const { pid } of rows) out.set(pid, await processCpuSeconds(pid));
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   const client = new pg.Client({ connectionString: `${serverUrl.replace(/\/$/, '')}/postgres` });
   await client.connect();
@@ -164,6 +198,7 @@ export async function startGatewayCluster(o: GatewayClusterOptions): Promise<Gat
     processes,
     databaseUrl,
     redisPrefix,
+    databaseCpu: () => databaseCpuSeconds(pgServer, database),
     stop(graceMs = 15_000) {
       stopping ??= (async () => {
         await Promise.all(processes.map((p) => stopProcess(p.proc, graceMs)));

@@ -88,6 +88,8 @@ export interface LoadReport {
   connections: { disconnects: number; reconnects: number };
   gateways: GatewaySummary[];
   generator: { cpuPercent: number; eventLoopDelayP99Ms: number; rssMb: number };
+  /** CPU used by all scraped gateways from the start of sending to the end of the drain. */
+  cost?: { gatewayCpuSeconds: number; gatewayCpuMsPerAcceptedSend: number; gatewayCpuUsPerDelivery: number };
   ramp?: { steps: RampStep[]; sustainableRate: number; stoppedBecause: string };
   idle?: { sockets: number; nodes: { url: string; rssBeforeMb: number; rssAfterMb: number; sockets: number; kbPerSocket: number }[] };
   verdict: { zeroLoss: boolean; zeroStoredDuplicates: boolean };
@@ -112,6 +114,7 @@ export interface ReportInput {
   interrupted: string | undefined;
   generator: LoadReport['generator'];
   connectedAtEnd: number;
+  gatewayCpuSeconds: number | undefined;
 }
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
@@ -190,6 +193,15 @@ export function buildReport(i: ReportInput): LoadReport {
     connections: { disconnects: stats.disconnects, reconnects: stats.reconnects },
     gateways,
     generator: i.generator,
+    ...(i.gatewayCpuSeconds !== undefined && stats.acked > 0
+      ? {
+          cost: {
+            gatewayCpuSeconds: r1(i.gatewayCpuSeconds),
+            gatewayCpuMsPerAcceptedSend: Math.round((i.gatewayCpuSeconds * 1e5) / stats.acked) / 100,
+            gatewayCpuUsPerDelivery: stats.deliveries ? Math.round((i.gatewayCpuSeconds * 1e6) / stats.deliveries) : 0,
+          },
+        }
+      : {}),
     ...(opts.scenario === 'ramp'
       ? {
           ramp: {
@@ -285,6 +297,10 @@ export function formatSummary(r: LoadReport): string {
       `  gateway ${g.url}: event-loop lag p99 median ${g.eventLoopLagP99Ms.median} ms, max ${g.eventLoopLagP99Ms.max} ms ` +
         `(beyond the 20 ms sampling: ${g.eventLoopLagExcessP99Ms.median} / ${g.eventLoopLagExcessP99Ms.max} ms); ` +
         `RSS ${g.rssMb.first} → max ${g.rssMb.max} MB; sockets max ${g.socketsMax}${g.failures ? `; ${g.failures} failed scrapes` : ''}`,
+    );
+  if (r.cost)
+    lines.push(
+      `  gateway CPU: ${r.cost.gatewayCpuSeconds} s over sending and drain = ${r.cost.gatewayCpuMsPerAcceptedSend} ms per accepted send (${r.cost.gatewayCpuUsPerDelivery} µs per delivery)`,
     );
   lines.push(`  generator: ${r.generator.cpuPercent} % CPU, event-loop delay p99 ${r.generator.eventLoopDelayP99Ms} ms, RSS ${r.generator.rssMb} MB`);
   if (r.scenario !== 'idle')

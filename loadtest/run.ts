@@ -17,6 +17,9 @@ import { verifyRun, type VerifyResult } from './verify.js';
 export interface RunHooks {
   /** Aborting stops sending, skips the history check and still resolves with a report. */
   signal?: AbortSignal;
+  /** Called right before sending starts and right after the drain (cost measurements). */
+  onLoadStart?: () => Promise<void> | void;
+  onLoadEnd?: () => Promise<void> | void;
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -78,6 +81,10 @@ export async function runLoad(input: LoadOptionsInput, hooks: RunHooks = {}): Pr
     const sender = new Sender(users, convs, opts, stats, tracker, halted);
     let step = opts.scenario === 'ramp' ? 0 : -1;
     let stepRate = opts.scenario === 'ramp' ? opts.ramp.start : opts.rate;
+    // CPU the gateways spend on the load (sending through drain), for a cost per send that
+    // is far less sensitive to a shared box than latency is.
+    await hooks.onLoadStart?.();
+    const cpuAtStart = await scraper.scrapeAll();
     const loadStart = performance.now();
     const gatewayLine = () => {
       const last = new Map(scraper.samples.map((s) => [s.url, s]));
@@ -123,8 +130,11 @@ export async function runLoad(input: LoadOptionsInput, hooks: RunHooks = {}): Pr
     const drainSeconds = (performance.now() - drainStart) / 1000;
     clearInterval(windowTimer);
     windowTimer = undefined;
-    await scraper.scrapeAll();
+    const cpuAtEnd = await scraper.scrapeAll();
+    await hooks.onLoadEnd?.();
     scraper.stop();
+    const cpuOf = (round: typeof cpuAtEnd) => round.reduce((sum, x) => sum + (x.cpuSeconds ?? 0), 0);
+    const gatewayCpuSeconds = cpuAtStart.length === cpuAtEnd.length && cpuAtEnd.length > 0 ? cpuOf(cpuAtEnd) - cpuOf(cpuAtStart) : undefined;
 
     // ---- verify against history
     let verify: VerifyResult | undefined;
@@ -157,6 +167,7 @@ export async function runLoad(input: LoadOptionsInput, hooks: RunHooks = {}): Pr
         rssMb: Math.round(process.memoryUsage().rss / 1e6),
       },
       connectedAtEnd: users.filter((u) => u.connected).length,
+      gatewayCpuSeconds,
     });
   } finally {
     stopping = true;

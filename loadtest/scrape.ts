@@ -12,6 +12,8 @@ export interface ScrapeSample {
   lagExcessP99Ms?: number;
   rssMb?: number;
   sockets?: number;
+  /** process_cpu_seconds_total: CPU the node has used since it started. */
+  cpuSeconds?: number;
 }
 
 export interface GatewaySummary {
@@ -30,6 +32,7 @@ const METRICS = {
   lagMin: 'nodejs_eventloop_lag_min_seconds',
   rss: 'process_resident_memory_bytes',
   sockets: 'gateway_sockets_connected',
+  cpu: 'process_cpu_seconds_total',
 } as const;
 
 /** Value of the first sample of `name` in a Prometheus text exposition. */
@@ -49,12 +52,14 @@ export async function scrapeOnce(url: string, timeoutMs = 2_000): Promise<Omit<S
   const lagMin = metricValue(text, METRICS.lagMin);
   const rss = metricValue(text, METRICS.rss);
   const sockets = metricValue(text, METRICS.sockets);
+  const cpu = metricValue(text, METRICS.cpu);
   return {
     url,
     ...(lag !== undefined ? { lagP99Ms: Math.round(lag * 1e6) / 1e3 } : {}),
     ...(lag !== undefined && lagMin !== undefined ? { lagExcessP99Ms: Math.max(0, Math.round((lag - lagMin) * 1e6) / 1e3) } : {}),
     ...(rss !== undefined ? { rssMb: Math.round(rss / 1e4) / 1e2 } : {}),
     ...(sockets !== undefined ? { sockets } : {}),
+    ...(cpu !== undefined ? { cpuSeconds: cpu } : {}),
   };
 }
 
@@ -72,17 +77,22 @@ export class Scraper {
     this.timer = setInterval(() => void this.scrapeAll(), this.opts.scrapeIntervalMs);
   }
 
-  async scrapeAll(): Promise<void> {
+  /** Scrapes every URL once; resolves with this round's samples. */
+  async scrapeAll(): Promise<ScrapeSample[]> {
     const t = Math.round((performance.now() - this.started) / 100) / 10;
+    const round: ScrapeSample[] = [];
     await Promise.all(
       this.opts.urls.map(async (url) => {
         try {
-          this.samples.push({ t, ...(await scrapeOnce(url)) });
+          const sample = { t, ...(await scrapeOnce(url)) };
+          this.samples.push(sample);
+          round.push(sample);
         } catch {
           this.failures.set(url, (this.failures.get(url) ?? 0) + 1);
         }
       }),
     );
+    return round;
   }
 
   stop(): void {

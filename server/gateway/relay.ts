@@ -67,7 +67,18 @@ export function registerRelayHandlers(socket: GatewaySocket, io: GatewayServer):
     io.to(conversationRoom(p.conversationId)).emit('message:new', { message });
   });
 
-  for (const event of ['message:delivered', 'message:read', 'typing', 'conversation:leave'] as const) {
+  // Receipts fan out to the room as in the pipeline (without the watermark write), so both
+  // modes carry the same socket traffic for the same client behaviour.
+  for (const type of ['delivered', 'read'] as const) {
+    socket.on(`message:${type}`, (payload, ack) => {
+      const parsed = CLIENT_EVENTS[`message:${type}`].payload.safeParse(payload);
+      if (!parsed.success) return void bad(ack, 'invalid payload');
+      ack({ ok: true });
+      io.to(conversationRoom(parsed.data.conversationId)).emit('receipt', { ...parsed.data, userId, type });
+    });
+  }
+
+  for (const event of ['typing', 'conversation:leave'] as const) {
     socket.on(event, (_payload: unknown, ack: unknown) => typeof ack === 'function' && ack({ ok: true }));
   }
   socket.on('conversation:sync', (_payload, ack) => typeof ack === 'function' && ack({ ok: true, messages: [], hasMore: false }));
