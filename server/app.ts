@@ -102,6 +102,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     prefix,
     attempts: config.delivery.attempts,
     backoffMs: config.delivery.backoffMs,
+    batchMax: config.delivery.enqueueBatchMax,
   });
   registerQueueMetrics(metrics, [delivery.queue, delivery.dlq]);
   const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
@@ -136,6 +137,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       pub,
       sub,
       adapterKey,
+      adapter: config.redis.adapter,
       corsOrigins: config.http.corsOrigins,
       verifyToken,
       maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
@@ -158,7 +160,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     });
     const realtime = createRealtime(io);
     publish = realtime.publishMessage;
-    messaging = createMessaging({ store, realtime, delivery, limiter, attachmentHosts: config.limits.attachmentHosts });
+    messaging = createMessaging({
+      store,
+      realtime,
+      delivery,
+      limiter,
+      attachmentHosts: config.limits.attachmentHosts,
+      appendBatchMax: config.messaging.appendBatchMax,
+    });
     handlers = logAcceptedSends(createEventHandlers(messaging, limiter));
 
     app.use('/docs', createDocsRouter());

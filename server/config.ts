@@ -86,8 +86,22 @@ const EnvSchema = z
     DEV_LOGIN: bool(false),
     /** Relay mode: ack at once and emit to the room, no store, no queue (transport ceiling). */
     RELAY_MODE: bool(false),
+    /**
+     * Group commit: sends that arrive while APPEND_IN_FLIGHT appends are running are stored
+     * together (one transaction, one multi-row insert), at most this many; 1 = one statement
+     * per send. Measured in BENCHMARKS.md.
+     */
+    APPEND_BATCH_MAX: int(1, 1, 1000),
+    /** Delivery jobs enqueued while others are in flight go together in one BullMQ addBulk; 1 = one add each. */
+    ENQUEUE_BATCH_MAX: int(1, 1, 1000),
+    /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels; ROLE=all only). */
+    SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).default('classic')),
   })
   .superRefine((env, ctx) => {
+    // Separate worker processes publish with the classic Redis emitter, which sharded
+    // gateways would never hear.
+    if (env.SOCKET_ADAPTER === 'sharded' && env.ROLE !== 'all')
+      ctx.addIssue({ code: 'custom', path: ['SOCKET_ADAPTER'], message: 'sharded needs ROLE=all (workers publish through the gateway)' });
     if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWT_KEYS)
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET, JWT_PUBLIC_KEY or JWT_KEYS is required' });
     if (env.JWT_KEYS) {
@@ -125,14 +139,15 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   devLogin: boolean;
   relayMode: boolean;
-  redis: { url: string; prefix: string; requireNoEviction: boolean };
+  redis: { url: string; prefix: string; requireNoEviction: boolean; adapter: 'classic' | 'sharded' };
   store:
     | { kind: 'mongo'; url: string }
     | { kind: 'postgres'; url: string; poolSize: number };
   auth: { keys: JwtKey[]; issuer?: string; audience?: string };
   http: { corsOrigins: string[] };
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[] };
-  delivery: { concurrency: number; attempts: number; backoffMs: number };
+  delivery: { concurrency: number; attempts: number; backoffMs: number; enqueueBatchMax: number };
+  messaging: { appendBatchMax: number };
   shutdownTimeoutMs: number;
   /** Time between "not ready" and closing the port on shutdown (0: close at once). */
   shutdownReadyDelayMs: number;
@@ -176,7 +191,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     devLogin: e.DEV_LOGIN,
     relayMode: e.RELAY_MODE,
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, requireNoEviction: e.REDIS_REQUIRE_NOEVICTION },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, requireNoEviction: e.REDIS_REQUIRE_NOEVICTION, adapter: e.SOCKET_ADAPTER },
     store:
       e.STORE === 'mongo'
         ? { kind: 'mongo', url: e.MONGO_URL }
@@ -188,7 +203,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
       attachmentHosts: e.ATTACHMENT_HOSTS,
     },
-    delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
+    delivery: {
+      concurrency: e.WORKER_CONCURRENCY,
+      attempts: e.DELIVERY_ATTEMPTS,
+      backoffMs: e.DELIVERY_BACKOFF_MS,
+      enqueueBatchMax: e.ENQUEUE_BATCH_MAX,
+    },
+    messaging: { appendBatchMax: e.APPEND_BATCH_MAX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownReadyDelayMs: e.SHUTDOWN_READY_DELAY_MS,
     admin: { basicAuth: e.ADMIN_BASIC_AUTH },

@@ -3,7 +3,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { LIMITS } from '../../protocol/index.js';
 import type { TokenVerifier } from '../auth/jwt.js';
@@ -22,6 +22,8 @@ export interface SocketServerOptions {
   sub: Redis;
   /** Adapter channel prefix; the delivery worker's emitter uses the same. */
   adapterKey: string;
+  /** classic: one pattern subscription, every node hears every broadcast; sharded: SPUBLISH per room channel (Redis >= 7). */
+  adapter?: 'classic' | 'sharded';
   corsOrigins: readonly string[];
   verifyToken: TokenVerifier;
   maxConnectionsPerUser: number;
@@ -61,7 +63,11 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
     cors: opts.corsOrigins.length ? { origin: [...opts.corsOrigins], credentials: true } : { origin: true },
     // The cors option alone does not stop non-browser clients that send a foreign Origin.
     allowRequest: (req, callback) => callback(null, originAllowed(req.headers.origin, opts.corsOrigins)),
-    adapter: createAdapter(opts.pub, opts.sub, { key: opts.adapterKey }),
+    adapter:
+      opts.adapter === 'sharded'
+        ? // Dynamic mode: a node subscribes to a room's channel only while it has sockets in it.
+          createShardedAdapter(opts.pub, opts.sub, { channelPrefix: opts.adapterKey, subscriptionMode: 'dynamic' })
+        : createAdapter(opts.pub, opts.sub, { key: opts.adapterKey }),
   });
 
   // Sockets per user on this node (a per-node cap: cheap, and enough to stop one account from

@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js';
+import { createAppendBatcher } from './append-batcher.js';
 import { createConversationService } from './conversations.service.js';
 import { createMessageService } from './messages.service.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
@@ -10,13 +11,16 @@ export interface MessagingDeps {
   delivery: DeliveryQueue;
   limiter: Limiter;
   attachmentHosts: readonly string[];
+  /** Group commit of sends (see append-batcher.ts); 1 or unset = off. */
+  appendBatchMax?: number;
 }
 
 /** The domain: one object that both the socket gateway and REST call. */
 export function createMessaging(deps: MessagingDeps) {
   const watermarks = createWatermarkBatcher(deps.store);
   const conversations = createConversationService(deps);
-  const messages = createMessageService({ ...deps, conversations, watermarks });
+  const appends = createAppendBatcher(deps.store, { maxBatch: deps.appendBatchMax ?? 1 });
+  const messages = createMessageService({ ...deps, conversations, watermarks, appends });
   return { conversations, messages, watermarks };
 }
 

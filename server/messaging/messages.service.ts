@@ -7,6 +7,7 @@ import type { Period, Store, WatermarkType } from '../store/store.js';
 import type { ConversationService } from './conversations.service.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
 import { canPost } from './policy.js';
+import type { AppendBatcher } from './append-batcher.js';
 import type { WatermarkBatcher } from './watermarks.js';
 
 export interface MessageDeps {
@@ -16,6 +17,8 @@ export interface MessageDeps {
   limiter: Limiter;
   conversations: ConversationService;
   watermarks: WatermarkBatcher;
+  /** How sends are stored (group commit or one by one); the store itself when omitted. */
+  appends?: AppendBatcher;
   /** Allowed attachment URL hosts; empty allows any https: host. */
   attachmentHosts: readonly string[];
   /** How long after a message was stored a repeated send may re-enqueue its delivery job. */
@@ -33,6 +36,7 @@ const REDELIVER_WINDOW_MS = 10 * 60_000; // 10 min: the window in which a client
 export function createMessageService(deps: MessageDeps) {
   const { store, realtime, delivery, limiter, conversations, watermarks } = deps;
   const redeliverWindowMs = deps.redeliverWindowMs ?? REDELIVER_WINDOW_MS;
+  const appends: AppendBatcher = deps.appends ?? { append: (input) => store.appendMessage(input) };
 
   function checkAttachmentHost(url: string): void {
     if (deps.attachmentHosts.length === 0) return;
@@ -53,7 +57,7 @@ export function createMessageService(deps: MessageDeps) {
     // Refuse before storing when the queue is unreachable, so a failed send leaves nothing
     // half-done (stored but never delivered). The client retries with the same clientMsgId.
     if (!delivery.available()) throw new AppError('UNAVAILABLE', 'delivery queue is unavailable, retry later');
-    const result = await store.appendMessage({
+    const result = await appends.append({
       conversationId: input.conversationId,
       senderId,
       clientMsgId: input.clientMsgId,

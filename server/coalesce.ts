@@ -1,0 +1,102 @@
+// Coalescing of concurrent calls into batches without a timer: an item submitted while fewer
+// than `maxInFlight` batches are running goes out at once (no added latency when idle); items
+// submitted while all slots are busy wait and leave together in the next batch (group commit).
+// Used for appends (one multi-row INSERT) and delivery jobs (one BullMQ addBulk).
+
+export interface CoalescerOptions {
+  /** Most items in one batch. */
+  maxBatch: number;
+  /** Batches running at once. */
+  maxInFlight: number;
+}
+
+interface Pending<I, O> {
+  item: I;
+  resolve: (out: O) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * `flush` receives a batch and returns one result per item, in order, or throws to fail the
+ * whole batch. `onBatchError`, when given, may settle the items another way (e.g. one by one).
+ *
+ * @example
+ * const append = createCoalescer((inputs) => store.appendMessages(inputs), { maxBatch: 100, maxInFlight: 4 });
+ * const result = await append.submit(input);
+ */
+export function createCoalescer<I, O>(
+  flush: (items: I[]) => Promise<O[]>,
+  opts: CoalescerOptions & { onBatchError?: (items: I[], err: unknown) => Promise<PromiseSettledResult<O>[]> },
+) {
+  const queue: Pending<I, O>[] = [];
+  let inFlight = 0;
+  let idle: { promise: Promise<void>; resolve: () => void } | undefined;
+
+  async function run(batch: Pending<I, O>[]): Promise<void> {
+    const items = batch.map((p) => p.item);
+    try {
+      const results = await flush(items);
+      if (results.length !== batch.length) throw new Error(`batch returned ${results.length} results for ${batch.length} items`);
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (err) {
+      if (!opts.onBatchError) {
+        batch.forEach((p) => p.reject(err));
+      } else {
+        const settled = await opts.onBatchError(items, err).catch((e: unknown) => items.map((): PromiseSettledResult<O> => ({ status: 'rejected', reason: e })));
+        batch.forEach((p, i) => {
+          const s = settled[i];
+          if (s?.status === 'fulfilled') p.resolve(s.value);
+          else p.reject(s ? s.reason : err);
+        });
+      }
+    }
+  }
+
+  function pump(): void {
+    while (queue.length > 0 && inFlight < opts.maxInFlight) {
+      const batch = queue.splice(0, opts.maxBatch);
+      inFlight++;
+      void run(batch).finally(() => {
+        inFlight--;
+        if (queue.length > 0) pump();
+        else if (inFlight === 0 && idle) {
+          idle.resolve();
+          idle = undefined;
+        }
+      });
+    }
+  }
+
+  // Items submitted in the same microtask checkpoint (e.g. sends whose store lookups resolved
+  // in one I/O callback) are collected before a batch is cut.
+  let scheduled = false;
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      pump();
+    });
+  }
+
+  return {
+    submit(item: I): Promise<O> {
+      return new Promise<O>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        schedule();
+      });
+    },
+    /** Resolves when nothing is queued or running (shutdown). */
+    drain(): Promise<void> {
+      if (queue.length === 0 && inFlight === 0) return Promise.resolve();
+      if (!idle) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        idle = { promise, resolve };
+      }
+      return idle.promise;
+    },
+  };
+}
+
+export type Coalescer<I, O> = ReturnType<typeof createCoalescer<I, O>>;
