@@ -179,7 +179,8 @@ describe('rate limits', () => {
     const allowed = points * Math.ceil((Date.now() - started) / (seconds * 1000));
     expect(accepted).toBeGreaterThanOrEqual(allowed * 0.9);
     expect(accepted).toBeLessThanOrEqual(allowed * 1.1);
-    expect(limited).toBeGreaterThan(accepted * 3);
+    // The offered load really was well over the limit (on a busy machine it may fall short of 10x).
+    expect(limited).toBeGreaterThan(accepted);
     expect(retryAfterSeen).toBe(true);
   }, 30_000);
 });
