@@ -12,7 +12,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { call, clientMsgId } from '../server/test/support/chat.js';
 import { startCluster, type Cluster } from '../server/test/support/cluster.js';
 import { CONTRACT_WARNING } from './src/api.js';
@@ -102,9 +102,16 @@ describe('web client end to end (Chromium, two nodes)', () => {
     bob = await page('bob');
   }, 60_000);
 
+  // The steps build on each other: after a failure the rest are skipped, not timed out one by one.
+  let failed = false;
+  beforeEach((ctx) => {
+    if (failed) ctx.skip();
+  });
+
   // A failed step leaves both pages as pictures in test-results/ for whoever has to debug it.
   afterEach(async (ctx) => {
     if (ctx.task.result?.state !== 'fail') return;
+    failed = true;
     const dir = join(ROOT, 'test-results');
     mkdirSync(dir, { recursive: true });
     const slug = ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);

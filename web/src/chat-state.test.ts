@@ -108,6 +108,15 @@ describe('list entries', () => {
     markRead(e, 7);
     expect(e.unread).toBe(0);
   });
+
+  it('does not count twice a message the list already counted (live event after the fetch)', () => {
+    const e = entryFromListItem({ ...conversation, lastSeq: 5, role: 'member', unread: 1 });
+    expect(noteMessage(e, msg(5, 'bob'), 'alice', false)).toBe(false);
+    expect(e.unread).toBe(1);
+    expect(noteMessage(e, msg(7, 'bob'), 'alice', false)).toBe(true);
+    expect(noteMessage(e, msg(6, 'bob'), 'alice', false)).toBe(true); // out of order, still new
+    expect(e.unread).toBe(3);
+  });
 });
 
 describe('conversation:updated', () => {

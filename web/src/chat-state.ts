@@ -151,6 +151,8 @@ export interface Entry {
   lastMessage?: Message;
   /** Highest seq I have read, as far as this device knows. */
   readSeq: number;
+  /** `lastSeq` when the list was fetched: `unread` already counts messages up to it. */
+  listedSeq: number;
   /** For direct conversations: the other member, once known. */
   peerId?: string;
 }
@@ -163,18 +165,21 @@ export function entryFromListItem(item: ConversationListItem, previous?: Entry):
     unread,
     ...(lastMessage ? { lastMessage } : {}),
     readSeq: Math.max(previous?.readSeq ?? 0, unread === 0 ? conversation.lastSeq : 0),
+    listedSeq: conversation.lastSeq,
     ...(previous?.peerId ? { peerId: previous.peerId } : {}),
   };
 }
 
 /**
- * Updates a list entry for a message that arrived; returns whether it counts as unread
- * (someone else's visible message past my read watermark, in a conversation I am not reading).
+ * Updates a list entry for a message that arrived (call once per message); returns whether it
+ * counts as unread: someone else's visible message past my read watermark, in a conversation I
+ * am not reading, and not already in the list's count (the list may be fetched after the
+ * message was stored but before its live event arrives).
  */
 export function noteMessage(entry: Entry, m: Message, me: string, reading: boolean): boolean {
   if (m.seq > entry.conversation.lastSeq) entry.conversation = { ...entry.conversation, lastSeq: m.seq };
   if (!entry.lastMessage || m.seq > entry.lastMessage.seq) entry.lastMessage = m;
-  if (reading || m.senderId === me || m.kind === 'system' || m.seq <= entry.readSeq) return false;
+  if (reading || m.senderId === me || m.kind === 'system' || m.seq <= entry.readSeq || m.seq <= entry.listedSeq) return false;
   entry.unread += 1;
   return true;
 }
@@ -192,6 +197,7 @@ export function provisionalEntry(conversation: Conversation, me: string, userIds
     role: conversation.createdBy === me && conversation.type !== 'direct' ? 'owner' : 'member',
     unread: 0,
     readSeq: 0,
+    listedSeq: 0,
     ...(peerId ? { peerId } : {}),
   };
 }
