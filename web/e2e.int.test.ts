@@ -3,7 +3,7 @@
 // is created and joined by id; markup sent as text shows literally and runs nothing; one user's
 // network drops (a TCP proxy in front of their node is cut): what they write meanwhile stays
 // pending and goes out after the reconnection, what they missed arrives by sync; after a
-// reload, history pages back over REST.
+// reload, history pages back over REST; a pasted token signs in, and out again at its expiry.
 //
 // Chromium must be installed (`apt-get install chromium`; .ci/run does it). If it cannot be
 // launched this file fails: a browser test that silently skips proves nothing.
@@ -277,6 +277,22 @@ describe('web client end to end (Chromium, two nodes)', () => {
     const seqs = await bob.getByTestId('message').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.seq)));
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(seqs).size).toBe(seqs.length);
+  });
+
+  it('signs in with a pasted token and back out when the server expires it', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const carol = await context.newPage();
+    carol.on('pageerror', (err) => problems.push(`carol page error: ${err.message}`));
+    await carol.goto(cluster.nodes[0]!.url);
+    await carol.getByText('Sign in with a token instead').click();
+    await carol.locator('#login-token').fill(cluster.token('carol', { expiresInSec: 3 }));
+    await carol.getByRole('button', { name: 'Use this token' }).click();
+    await carol.locator('[data-testid=connection][data-state=online]').waitFor(WAIT);
+    expect(await carol.getByTestId('me').textContent()).toBe('carol');
+    // At exp the server sends session:expired and disconnects; a pasted token cannot be renewed.
+    await carol.getByTestId('login-error').getByText('your token has expired; sign in again').waitFor(WAIT);
+    expect(await carol.getByTestId('login-name').isVisible()).toBe(true);
   });
 
   it('raised no page errors and no protocol contract warnings', () => {

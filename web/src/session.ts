@@ -82,7 +82,9 @@ export class TokenSource {
   }
 
   async token(): Promise<string> {
-    if (this.session.expiresAt - Date.now() > RENEW_MARGIN_MS) return this.session.token;
+    // A pasted token cannot be renewed: use it to the end.
+    const margin = this.session.mode === 'dev' ? RENEW_MARGIN_MS : 0;
+    if (this.session.expiresAt - Date.now() > margin) return this.session.token;
     return (await this.renew()).token;
   }
 
