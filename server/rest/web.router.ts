@@ -31,7 +31,8 @@ export function createWebRouter(opts: { config: Config }): Router {
   ready.catch(() => {}); // reported per request below, not as an unhandled rejection
   const serve = express.static(WEB_DIST_DIR, { index: 'index.html', cacheControl: true, maxAge: 0, fallthrough: true });
   router.use((req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    // dist/web is flat: API paths (/v1/…, /docs/…) never touch the disk here.
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !/^\/[\w.-]*$/.test(req.path)) return next();
     ready.then(
       () => {
         if (req.path === '/' && !existsSync(join(WEB_DIST_DIR, 'index.html'))) {
