@@ -5,6 +5,7 @@
 // - gateway/ and rest/ never import each other;
 // - only the store adapters import mongoose or pg;
 // - loadtest/ imports protocol/ only (never server/);
+// - web/src (the browser client) imports protocol/, zod and socket.io-client only;
 // - no import cycles.
 // Exits 1 listing every violation. Used by `npm run lint` and by a unit test.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -25,7 +26,7 @@ function walk(dir, out = []) {
 }
 
 export function checkImports() {
-  const files = ['protocol', 'server', 'loadtest'].flatMap((d) => walk(join(root, d)));
+  const files = ['protocol', 'server', 'loadtest', 'web/src'].flatMap((d) => walk(join(root, d)));
   const violations = [];
   const graph = new Map();
   for (const file of files) {
@@ -45,6 +46,8 @@ export function checkImports() {
       if (rel.startsWith('server/rest/') && local?.startsWith('server/gateway/')) bad('gateway and rest never import each other');
       if (/^(mongoose|mongodb|pg)$/.test(spec) && !rel.startsWith('server/store/mongo/') && !rel.startsWith('server/store/postgres/') && !isTest && !rel.startsWith('loadtest/store-bench'))
         bad('only store adapters talk to a database');
+      if (rel.startsWith('web/src/') && !isTest && (local ? !local.startsWith('protocol/') && !local.startsWith('web/src/') : !/^(zod|socket\.io-client)$/.test(spec)))
+        bad('the browser client uses the protocol only');
       if (rel.startsWith('loadtest/') && !isTest && local?.startsWith('server/') && !rel.startsWith('loadtest/store-bench') && !rel.startsWith('loadtest/bench'))
         bad('the load generator uses the protocol only');
     }
