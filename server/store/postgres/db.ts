@@ -59,7 +59,7 @@ const UNAVAILABLE_CLASSES = new Set(['08', '53', '57']);
 // pg and pg-pool raise these as plain Errors without a code, so the message is all there is.
 const DRIVER_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|not queryable|Cannot use a pool after calling end|Client was closed/i;
 
-function codeOf(err: unknown): string | undefined {
+export function codeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }

@@ -3,14 +3,10 @@
 // starting at the same moment apply each version exactly once.
 import pg from 'pg';
 import { MIGRATIONS, type Migration } from './migrations.js';
-import { PgCode, POOL_DEFAULTS, transaction } from './db.js';
+import { codeOf, PgCode, POOL_DEFAULTS, transaction } from './db.js';
 
 // Any constant shared by every node; the lock lives per database, so other apps are unaffected.
 const MIGRATION_LOCK_KEY = 0x7267_6174; // "rgat"
-
-function codeOf(err: unknown): string | undefined {
-  return (err as { code?: string } | null)?.code;
-}
 
 /**
  * Creates the database named in `url` if it does not exist, through the `postgres` database of
