@@ -82,9 +82,10 @@ export function createMessageService(deps: MessageDeps) {
     return result;
   }
 
+  /** The caller's periods; the membership check and the period lookup share one round trip. */
   async function visiblePeriods(conversationId: string, userId: string): Promise<Period[]> {
-    await conversations.requireMember(conversationId, userId);
-    return store.listPeriods(conversationId, userId);
+    const [, periods] = await Promise.all([conversations.requireMember(conversationId, userId), store.listPeriods(conversationId, userId)]);
+    return periods;
   }
 
   /** Messages after `afterSeq`, oldest first, for a client catching up after a reconnect. */
