@@ -24,7 +24,11 @@ beforeAll(async () => {
   await db.connect();
   const owner = await cluster.connect('ab-owner', 0);
   groupId = (await call(owner, 'conversation:create', { type: 'group', title: 'guarded', memberIds: ['ab-member'] })).conversation.id;
-  await call(owner, 'message:send', { conversationId: groupId, clientMsgId: clientMsgId(), kind: 'text', text: 'members only' });
+  const sent = await call(owner, 'message:send', { conversationId: groupId, clientMsgId: clientMsgId(), kind: 'text', text: 'members only' });
+  // The sender's own watermarks move after the ack (not awaited by the send); these awaited
+  // receipts land on the same keys, so the snapshots below start from a settled database.
+  await call(owner, 'message:delivered', { conversationId: groupId, seq: sent.message.seq });
+  await call(owner, 'message:read', { conversationId: groupId, seq: sent.message.seq });
 });
 afterAll(async () => {
   await db?.end();

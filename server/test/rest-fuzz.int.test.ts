@@ -20,7 +20,10 @@ beforeAll(async () => {
   await db.connect();
   const owner = await cluster.connect('rf-owner', 0);
   groupId = (await call(owner, 'conversation:create', { type: 'group', title: 'rest fuzz', memberIds: ['rf-member'] })).conversation.id;
-  await call(owner, 'message:send', { conversationId: groupId, clientMsgId: clientMsgId(), kind: 'text', text: 'hello' });
+  const sent = await call(owner, 'message:send', { conversationId: groupId, clientMsgId: clientMsgId(), kind: 'text', text: 'hello' });
+  // Settle the sender's own watermarks (moved after the ack) before any snapshot.
+  await call(owner, 'message:delivered', { conversationId: groupId, seq: sent.message.seq });
+  await call(owner, 'message:read', { conversationId: groupId, seq: sent.message.seq });
 });
 afterAll(async () => {
   await db?.end();
