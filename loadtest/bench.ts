@@ -34,7 +34,7 @@ const HELP = `Usage: npx tsx loadtest/bench.ts [options]
   --quiet              no progress lines
 Load (as for the CLI): --users --rate --duration --group-size --channel-size --channel-posters
   --mix --pattern --transports --message-chars --receipt-sample
-  --ramp-start --ramp-factor --ramp-max --step-duration --p99-limit
+  --ramp-start --ramp-factor --ramp-max --step-duration --p99-limit --ramp-warmup --ramp-retries
 Idle: --users (sockets, default 19500) --generators <n> (client processes, default 2)
 `;
 
@@ -65,6 +65,8 @@ async function main(): Promise<number> {
       'ramp-max': { type: 'string' },
       'step-duration': { type: 'string' },
       'p99-limit': { type: 'string' },
+      'ramp-warmup': { type: 'string' },
+      'ramp-retries': { type: 'string' },
       generators: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -144,6 +146,8 @@ async function main(): Promise<number> {
       max: n(values['ramp-max']),
       stepSeconds: values['step-duration'] ? parseSeconds(values['step-duration'], '--step-duration') : undefined,
       p99LimitMs: n(values['p99-limit']),
+      warmupSeconds: values['ramp-warmup'] ? parseSeconds(values['ramp-warmup'], '--ramp-warmup') : undefined,
+      retries: n(values['ramp-retries']),
     },
   };
 
@@ -172,6 +176,11 @@ async function main(): Promise<number> {
           },
         );
       } finally {
+        // A node that died during the run makes its numbers meaningless: say so, with its output.
+        for (const p of cluster.processes) {
+          if (p.proc.exitCode !== null || p.proc.signalCode !== null)
+            log(`!! ${p.role} node ${p.url ?? ''} exited during the run (code ${p.proc.exitCode}, signal ${p.proc.signalCode}):\n${p.output().slice(-3_000)}`);
+        }
         await cluster.stop();
         clusters.delete(cluster);
       }

@@ -50,6 +50,8 @@ Step ramp:
   --ramp-max <n>           highest rate tried (default ${D.ramp.max}/s)
   --step-duration <t>      sending time per step (default ${D.ramp.stepSeconds}s)
   --ramp-settle <ms>       quiet time after each step for late deliveries (default ${D.ramp.settleMs})
+  --ramp-warmup <t>        sending at the start rate before the first step, not judged (default ${D.ramp.warmupSeconds}s)
+  --ramp-retries <n>       a failed step is tried again this many times before stopping (default ${D.ramp.retries})
   --p99-limit <ms>         send→deliver p99 a step may reach (default ${D.ramp.p99LimitMs})
   --loss-limit <f>         undelivered fraction a step may reach (default ${D.ramp.lossLimit})
 
@@ -98,6 +100,8 @@ function main(): Promise<number> {
       'ramp-max': { type: 'string' },
       'step-duration': { type: 'string' },
       'ramp-settle': { type: 'string' },
+      'ramp-warmup': { type: 'string' },
+      'ramp-retries': { type: 'string' },
       'p99-limit': { type: 'string' },
       'loss-limit': { type: 'string' },
       drain: { type: 'string' },
@@ -165,6 +169,8 @@ function main(): Promise<number> {
       max: num('ramp-max', values['ramp-max']),
       stepSeconds: secs('step-duration', values['step-duration']),
       settleMs: num('ramp-settle', values['ramp-settle']),
+      warmupSeconds: secs('ramp-warmup', values['ramp-warmup']),
+      retries: num('ramp-retries', values['ramp-retries']),
       p99LimitMs: num('p99-limit', values['p99-limit']),
       lossLimit: num('loss-limit', values['loss-limit']),
     },

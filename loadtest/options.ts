@@ -24,6 +24,10 @@ export interface RampOptions {
   stepSeconds: number;
   /** Quiet time after a step for late deliveries before it is judged, ms. */
   settleMs: number;
+  /** Sending at the start rate before the first step, not judged (JIT, pools, caches), s. */
+  warmupSeconds: number;
+  /** A failed step is tried again this many times before the ramp stops (one blip on a shared box is not a limit). */
+  retries: number;
   /** A step fails when send→deliver p99 exceeds this, ms. */
   p99LimitMs: number;
   /** ... or when more than this fraction of (message, member) pairs is not delivered. */
@@ -119,6 +123,8 @@ export const DEFAULTS: Omit<LoadOptions, 'urls' | 'jwtSecret' | 'runId'> = {
     max: 50_000,
     stepSeconds: 8,
     settleMs: 2_000,
+    warmupSeconds: 5,
+    retries: 1,
     p99LimitMs: 100,
     lossLimit: 0.001, // 0.1 %
     minAcceptedShare: 0.95,

@@ -125,6 +125,7 @@ export function buildReport(i: ReportInput): LoadReport {
   const lostPairs = totals.expectedPairs - totals.deliveredPairs;
   const { jwtSecret: _secret, ...options } = opts;
   const gateways = i.scraper.summary();
+  // Steps pass in order up to the last rate; a retried step counts when its retry passed.
   const sustainable = i.rampSteps.filter((s) => s.passed).reduce((m, s) => Math.max(m, s.rate), 0);
   const lastStep = i.rampSteps[i.rampSteps.length - 1];
   const report: LoadReport = {

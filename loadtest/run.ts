@@ -110,13 +110,30 @@ export async function runLoad(input: LoadOptionsInput, hooks: RunHooks = {}): Pr
     if (opts.scenario === 'steady') {
       await sender.run(opts.rate, opts.duration, 0);
     } else if (opts.scenario === 'ramp') {
-      for (; stepRate <= opts.ramp.max && !halted(); step++, stepRate = Math.round(stepRate * opts.ramp.factor)) {
+      if (opts.ramp.warmupSeconds > 0) {
+        step = -1;
+        progress.log(`warming up at ${stepRate}/s for ${opts.ramp.warmupSeconds} s (not judged)`);
+        await sender.run(stepRate, opts.ramp.warmupSeconds, -1);
+        await waitFor(() => sender.inFlight === 0, opts.ramp.settleMs, halted);
+        step = 0;
+      }
+      let retriesLeft = opts.ramp.retries;
+      while (stepRate <= opts.ramp.max && !halted()) {
         const s = await runStep(sender, tracker, stats, opts, step, stepRate, halted);
         rampSteps.push(s);
+        const retry = !s.passed && retriesLeft > 0;
         progress.log(
-          `step ${step} @ ${stepRate}/s: accepted ${s.acceptedPerSec}/s, deliver p99 ${s.deliver.p99} ms, loss ${(s.lossRatio * 100).toFixed(3)} % → ${s.passed ? 'ok' : `stop (${s.failedBecause})`}`,
+          `step ${step} @ ${stepRate}/s: accepted ${s.acceptedPerSec}/s, deliver p99 ${s.deliver.p99} ms, loss ${(s.lossRatio * 100).toFixed(3)} % → ` +
+            `${s.passed ? 'ok' : retry ? `failed (${s.failedBecause}), trying again` : `stop (${s.failedBecause})`}`,
         );
+        step++;
+        if (retry) {
+          retriesLeft--;
+          continue;
+        }
         if (!s.passed) break;
+        retriesLeft = opts.ramp.retries;
+        stepRate = Math.round(stepRate * opts.ramp.factor);
       }
     } else {
       const until = performance.now() + opts.duration * 1000;

@@ -47,7 +47,8 @@ export interface StepTally {
 
 export class Tracker {
   readonly records = new Map<string, SendRecord>();
-  readonly steps: StepTally[] = [];
+  /** Per ramp step (steady runs use step 0; a ramp's warm-up uses −1). */
+  readonly steps = new Map<number, StepTally>();
   /** Messages of this run seen with an id other than the one first seen for their clientMsgId. */
   storageDuplicatesLive = 0;
   /** Acked (message, member) pairs not delivered yet. */
@@ -66,10 +67,12 @@ export class Tracker {
   }
 
   step(i: number): StepTally {
-    while (this.steps.length <= i) {
-      this.steps.push({ ack: newHistogram(), deliver: newHistogram(), attempted: 0, acked: 0, expectedPairs: 0, deliveredPairs: 0 });
+    let tally = this.steps.get(i);
+    if (!tally) {
+      tally = { ack: newHistogram(), deliver: newHistogram(), attempted: 0, acked: 0, expectedPairs: 0, deliveredPairs: 0 };
+      this.steps.set(i, tally);
     }
-    return this.steps[i]!;
+    return tally;
   }
 
   register(conv: ConvInfo, sender: number, clientMsgId: string, step: number, now: number): SendRecord {
@@ -84,7 +87,7 @@ export class Tracker {
       seenCount: 0,
     };
     this.records.set(clientMsgId, rec);
-    this.step(Math.max(0, step)).attempted++;
+    this.step(step).attempted++;
     return rec;
   }
 
@@ -93,7 +96,7 @@ export class Tracker {
     rec.acked = true;
     this.noteId(rec, message);
     rec.seq = message.seq;
-    const tally = this.step(Math.max(0, rec.step));
+    const tally = this.step(rec.step);
     tally.acked++;
     tally.expectedPairs += rec.conv.members.length;
     tally.deliveredPairs += rec.seenCount;
@@ -130,7 +133,7 @@ export class Tracker {
       this.stats.syncRecovered++;
       return true;
     }
-    const tally = this.step(Math.max(0, rec.step));
+    const tally = this.step(rec.step);
     if (rec.acked) tally.deliveredPairs++;
     // The sender's own echo is a delivery but not a send→deliver latency.
     this.stats.onDelivery(user === rec.sender ? undefined : now - rec.sentAt, user === rec.sender ? undefined : tally.deliver);
