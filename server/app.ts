@@ -102,7 +102,6 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     prefix,
     attempts: config.delivery.attempts,
     backoffMs: config.delivery.backoffMs,
-    batchMax: config.delivery.enqueueBatchMax,
   });
   registerQueueMetrics(metrics, [delivery.queue, delivery.dlq]);
   const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });

@@ -1,7 +1,7 @@
 // Coalescing of concurrent calls into batches without a timer: an item submitted while fewer
 // than `maxInFlight` batches are running goes out at once (no added latency when idle); items
 // submitted while all slots are busy wait and leave together in the next batch (group commit).
-// Used for appends (one multi-row INSERT) and delivery jobs (one BullMQ addBulk).
+// Used for appends (one multi-row INSERT).
 
 export interface CoalescerOptions {
   /** Most items in one batch. */

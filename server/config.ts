@@ -87,13 +87,11 @@ const EnvSchema = z
     /** Relay mode: ack at once and emit to the room, no store, no queue (transport ceiling). */
     RELAY_MODE: bool(false),
     /**
-     * Group commit: sends that arrive while APPEND_IN_FLIGHT appends are running are stored
-     * together (one transaction, one multi-row insert), at most this many; 1 = one statement
-     * per send. Measured in BENCHMARKS.md.
+     * Group commit: sends that arrive while 4 appends are already running on this node are
+     * stored together (one transaction, one multi-row insert), at most this many; an idle send
+     * still goes out alone at once. 1 = one statement per send. Measured in BENCHMARKS.md.
      */
-    APPEND_BATCH_MAX: int(1, 1, 1000),
-    /** Delivery jobs enqueued while others are in flight go together in one BullMQ addBulk; 1 = one add each. */
-    ENQUEUE_BATCH_MAX: int(1, 1, 1000),
+    APPEND_BATCH_MAX: int(100, 1, 1000),
     /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels; ROLE=all only). */
     SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).default('classic')),
   })
@@ -146,7 +144,7 @@ export interface Config {
   auth: { keys: JwtKey[]; issuer?: string; audience?: string };
   http: { corsOrigins: string[] };
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[] };
-  delivery: { concurrency: number; attempts: number; backoffMs: number; enqueueBatchMax: number };
+  delivery: { concurrency: number; attempts: number; backoffMs: number };
   messaging: { appendBatchMax: number };
   shutdownTimeoutMs: number;
   /** Time between "not ready" and closing the port on shutdown (0: close at once). */
@@ -203,12 +201,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
       attachmentHosts: e.ATTACHMENT_HOSTS,
     },
-    delivery: {
-      concurrency: e.WORKER_CONCURRENCY,
-      attempts: e.DELIVERY_ATTEMPTS,
-      backoffMs: e.DELIVERY_BACKOFF_MS,
-      enqueueBatchMax: e.ENQUEUE_BATCH_MAX,
-    },
+    delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
     messaging: { appendBatchMax: e.APPEND_BATCH_MAX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownReadyDelayMs: e.SHUTDOWN_READY_DELAY_MS,

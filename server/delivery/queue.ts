@@ -4,7 +4,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Message } from '../../protocol/index.js';
-import { createCoalescer } from '../coalesce.js';
 import type { DeliveryQueue } from '../messaging/ports.js';
 
 export const DELIVERY_QUEUE = 'delivery';
@@ -28,12 +27,7 @@ export interface DeliveryQueueOptions {
   backoffMs: number;
   /** A send waits at most this long for its job to be enqueued, then answers UNAVAILABLE. */
   enqueueTimeoutMs?: number;
-  /** Jobs enqueued while others are in flight leave together in one addBulk, at most this many (1 = off). */
-  batchMax?: number;
 }
-
-/** addBulk calls in flight at once when batching (the rest wait and join the next one). */
-const BULK_IN_FLIGHT = 4;
 
 export function jobIdFor(messageId: string): string {
   return `msg-${messageId}`;
@@ -55,11 +49,6 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueue &
   const dlq = new Queue(DEAD_LETTER_QUEUE, { connection: opts.connection, prefix: opts.prefix });
   const base = deliveryJobOptions(opts);
   let closing: Promise<void> | undefined;
-  type BulkJob = Parameters<typeof queue.addBulk>[0][number];
-  const bulk =
-    (opts.batchMax ?? 1) > 1
-      ? createCoalescer((jobs: BulkJob[]) => queue.addBulk(jobs), { maxBatch: opts.batchMax!, maxInFlight: BULK_IN_FLIGHT })
-      : undefined;
 
   return {
     queue,
@@ -77,11 +66,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueue &
           ...(message.kind === 'system' ? {} : { priority: USER_PRIORITY }),
         },
       }));
-      const added = bulk
-        ? Promise.all(jobs.map((job) => bulk.submit(job)))
-        : jobs.length === 1
-          ? queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts)
-          : queue.addBulk(jobs);
+      const added = jobs.length === 1 ? queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts) : queue.addBulk(jobs);
       // BullMQ waits for a reconnecting connection; a send must not hang for the outage.
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -94,7 +79,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueue &
       }
     },
     close() {
-      closing ??= (bulk?.drain() ?? Promise.resolve()).then(() => Promise.all([queue.close(), dlq.close()])).then(() => undefined);
+      closing ??= Promise.all([queue.close(), dlq.close()]).then(() => undefined);
       return closing;
     },
   };
