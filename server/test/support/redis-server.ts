@@ -1,6 +1,7 @@
 // A private redis-server on a random port, for tests that stop and restart Redis without
 // disturbing the shared one.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
 export interface PrivateRedis {
@@ -33,14 +34,32 @@ async function answers(port: number): Promise<boolean> {
   }
 }
 
+/** A port the OS just handed out, so it is free (a random pick could hit a port in use). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = 40000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   let proc: ChildProcess | undefined;
   const start = async () => {
+    let output = '';
     proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    await waitUntil(() => answers(port), 10_000);
+    proc.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-2000)));
+    proc.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-2000)));
+    await waitUntil(() => answers(port), 10_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (port ${port}, exit ${proc?.exitCode}): ${output}`);
+    });
   };
   await start();
   return {
