@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from './ports.js';
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -25,19 +25,6 @@ const require = createRequire(import.meta.url);
 function jongodbBinary(): string {
   const pkg = require.resolve('@jongodb/memory-server-bin-linux-x64-gnu/package.json');
   return join(dirname(pkg), 'bin', 'jongodb');
-}
-
-/** A port the OS just handed out (a random pick could hit one in use). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function startJongodb(): Promise<{ url: string; proc: ChildProcess }> {

@@ -1,7 +1,7 @@
 // A private redis-server on a random port, for tests that stop and restart Redis without
 // disturbing the shared one.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './ports.js';
 import { Redis } from 'ioredis';
 
 export interface PrivateRedis {
@@ -32,19 +32,6 @@ async function answers(port: number): Promise<boolean> {
   } finally {
     r.disconnect();
   }
-}
-
-/** A port the OS just handed out, so it is free (a random pick could hit a port in use). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
