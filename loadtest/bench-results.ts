@@ -25,14 +25,18 @@ export interface RunMetrics {
 }
 
 export function metricsOf(r: LoadReport, dbCpuSeconds = 0): RunMetrics {
+  // A ramp's latencies are those of its highest passing step, not of the failing ones after it.
+  const top = r.ramp?.steps.filter((s) => s.passed).at(-1);
+  const ack = r.ramp ? (top?.ack ?? r.latencyMs.ack) : r.latencyMs.ack;
+  const deliver = r.ramp ? (top?.deliver ?? r.latencyMs.deliver) : r.latencyMs.deliver;
   return {
     acceptedPerSec: r.ramp ? (r.ramp.steps.filter((s) => s.passed).at(-1)?.acceptedPerSec ?? 0) : r.sends.acceptedPerSec,
     deliveriesPerSec: r.ramp ? (r.ramp.steps.filter((s) => s.passed).at(-1)?.deliveriesPerSec ?? 0) : r.delivery.deliveriesPerSec,
-    ackP50: r.latencyMs.ack.p50,
-    ackP99: r.latencyMs.ack.p99,
-    deliverP50: r.latencyMs.deliver.p50,
-    deliverP99: r.latencyMs.deliver.p99,
-    deliverP999: r.latencyMs.deliver.p999,
+    ackP50: ack.p50,
+    ackP99: ack.p99,
+    deliverP50: deliver.p50,
+    deliverP99: deliver.p99,
+    deliverP999: deliver.p999,
     lossRatio: r.delivery.lossRatio,
     storedDuplicates: r.storage.duplicates + r.storage.duplicateIdsLive,
     errors: Object.values(r.errors).reduce((a, b) => a + b, 0),
