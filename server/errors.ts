@@ -47,7 +47,8 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof z.ZodError) return invalidArgument(err);
   if (err instanceof StoreUnavailableError) return new AppError('UNAVAILABLE', 'storage is unavailable, retry later', { cause: err });
   if (err instanceof NotFoundStoreError) return new AppError('NOT_FOUND', 'conversation not found', { cause: err });
-  if (err instanceof InvalidArgumentStoreError) return new AppError('INVALID_ARGUMENT', err.message, { cause: err, field: 'cursor' });
+  // The store's message names what was wrong; callers that know the field (REST cursors) say it.
+  if (err instanceof InvalidArgumentStoreError) return new AppError('INVALID_ARGUMENT', err.message, { cause: err });
   if (isRedisUnavailable(err)) return new AppError('UNAVAILABLE', 'queue is unavailable, retry later', { cause: err });
   return new AppError('INTERNAL', 'internal error', { cause: err });
 }
