@@ -1,12 +1,6 @@
 import type { z } from 'zod';
 import type { Ack } from './errors.js';
-import type { CLIENT_EVENTS, ClientEventName } from './schemas/events.js';
-import type {
-  ConversationUpdated,
-  MessageNew,
-  Receipt,
-  TypingEvent,
-} from './schemas/events.js';
+import type { CLIENT_EVENTS, ClientEventName, SERVER_EVENTS, ServerEventName } from './schemas/events.js';
 
 /** Input type of the payload of client event `E` (what a client may send). */
 export type PayloadOf<E extends ClientEventName> = z.input<(typeof CLIENT_EVENTS)[E]['payload']>;
@@ -28,16 +22,13 @@ export type ClientToServerEvents = {
   [E in ClientEventName]: (payload: PayloadOf<E>, ack: (res: AckOf<E>) => void) => void;
 };
 
-/** Server -> client events. */
-export interface ServerToClientEvents {
-  'message:new': (data: MessageNew) => void;
-  receipt: (data: Receipt) => void;
-  'conversation:updated': (data: ConversationUpdated) => void;
-  typing: (data: TypingEvent) => void;
-  'session:expired': (data: Record<string, never>) => void;
-  /** Extension: sent before a node shuts down; reconnect (to another node) after a jittered delay. */
-  'server:draining': (data: { reconnectAfterMs: number }) => void;
-}
+/**
+ * Server -> client events, derived from `SERVER_EVENTS` so the types cannot drift from the
+ * schemas or from the AsyncAPI document built from them.
+ */
+export type ServerToClientEvents = {
+  [E in ServerEventName]: (data: z.output<(typeof SERVER_EVENTS)[E]>) => void;
+};
 
 /** Node-to-node events over the Redis adapter (none yet beyond Socket.IO's own). */
 export type InterServerEvents = Record<string, never>;

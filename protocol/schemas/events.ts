@@ -141,6 +141,8 @@ export const ConversationUpdatedSchema = z.strictObject({
 });
 export const TypingEventSchema = z.strictObject({ conversationId: IdSchema, userId: UserIdSchema, typing: z.boolean() });
 export const SessionExpiredSchema = z.strictObject({});
+/** Extension: sent before a node shuts down; reconnect (to another node) after a jittered delay. */
+export const ServerDrainingSchema = z.strictObject({ reconnectAfterMs: z.number().int().nonnegative() });
 
 export type MessageNew = z.infer<typeof MessageNewSchema>;
 export type Receipt = z.infer<typeof ReceiptSchema>;
@@ -166,3 +168,18 @@ export const CLIENT_EVENTS = {
 } as const;
 export type ClientEventName = keyof typeof CLIENT_EVENTS;
 export const CLIENT_EVENT_NAMES = Object.keys(CLIENT_EVENTS) as ClientEventName[];
+
+/**
+ * Each server->client event with the schema of its payload. `ServerToClientEvents` is derived
+ * from this table, and the AsyncAPI document (`protocol/asyncapi.ts`) is built from it.
+ */
+export const SERVER_EVENTS = {
+  'message:new': MessageNewSchema,
+  receipt: ReceiptSchema,
+  'conversation:updated': ConversationUpdatedSchema,
+  typing: TypingEventSchema,
+  'session:expired': SessionExpiredSchema,
+  'server:draining': ServerDrainingSchema,
+} as const;
+export type ServerEventName = keyof typeof SERVER_EVENTS;
+export const SERVER_EVENT_NAMES = Object.keys(SERVER_EVENTS) as ServerEventName[];
