@@ -6,7 +6,7 @@ import helmet from 'helmet';
 import cors from 'cors';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Emitter } from '@socket.io/redis-emitter';
-import type { Message, ServerToClientEvents } from '../protocol/index.js';
+import { LIMITS, type Message, type ServerToClientEvents } from '../protocol/index.js';
 import { createTokenVerifier } from './auth/jwt.js';
 import type { Config } from './config.js';
 import { createDeliveryQueue } from './delivery/queue.js';
@@ -103,7 +103,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     attempts: config.delivery.attempts,
     backoffMs: config.delivery.backoffMs,
   });
-  registerQueueMetrics(metrics, [delivery.queue, delivery.dlq]);
+  registerQueueMetrics(metrics, delivery.all);
   const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
 
   const app = express();
@@ -170,7 +170,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     handlers = logAcceptedSends(createEventHandlers(messaging, limiter));
 
     app.use('/docs', createDocsRouter());
-    app.use('/admin/queues', createAdminQueuesRouter({ queues: [delivery.queue, delivery.dlq], verifyToken, admin: config.admin }));
+    app.use('/admin/queues', createAdminQueuesRouter({ queues: delivery.all, verifyToken, admin: config.admin }));
     app.use(createWebRouter({ config }));
     // CORS first, so preflights and body-parser errors (413, malformed JSON) carry its headers;
     // an empty allow-list allows any origin, as for sockets (REST uses bearer tokens, no cookies).
@@ -181,7 +181,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         maxAge: 600,
       }),
     );
-    app.use(express.json({ limit: '64kb', strict: true }));
+    app.use(express.json({ limit: LIMITS.frameMaxBytes, strict: true }));
     app.use(
       '/v1',
       createV1Router({
@@ -207,6 +207,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         connection: workerConn,
         prefix,
         concurrency: config.delivery.concurrency,
+        deadLetter: delivery.dlq,
         logger,
         publish: (m) => publish(m),
         onDelivered: (_m, acceptedAt) => {
@@ -216,7 +217,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         onDeadLettered: () => metrics.deadLettered.inc(),
       })
     : undefined;
-  if (worker) instrumentWorker(metrics, worker.worker);
+  for (const w of worker?.workers ?? []) instrumentWorker(metrics, w);
 
   async function checkRedisPolicy(): Promise<void> {
     const reply = (await cmd.config('GET', 'maxmemory-policy')) as string[];

@@ -47,7 +47,7 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
     if (typeof event === 'string' && known.has(event)) return;
     const ack = args[args.length - 1];
     if (typeof ack === 'function') {
-      (ack as AckFn)({ ok: false, error: { code: 'INVALID_ARGUMENT', message: 'unknown event' } });
+      (ack as AckFn)({ ok: false, error: toWireError(new AppError('INVALID_ARGUMENT', 'unknown event')) });
     }
     hooks.onResult?.('unknown', 'INVALID_ARGUMENT', 0);
   });

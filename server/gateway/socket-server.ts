@@ -7,7 +7,7 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { LIMITS } from '../../protocol/index.js';
 import type { TokenVerifier } from '../auth/jwt.js';
-import { AppError, toAppError } from '../errors.js';
+import { AppError, toAppError, toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Limiter } from '../messaging/ports.js';
 import type { Metrics } from '../metrics.js';
@@ -96,7 +96,7 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
       opts.metrics.connectRefusals.inc({ code: e.code });
       if (e.code === 'INTERNAL') log.error({ err: e.cause ?? e }, 'handshake failed');
       const error = new Error(e.message) as Error & { data?: unknown };
-      error.data = { code: e.code, message: e.message, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
+      error.data = toWireError(e);
       next(error);
     }
   });

@@ -7,7 +7,7 @@
 //   like the header on every request, so it stops working when the token expires.
 // A valid token without the admin role gets 403; anything else 401.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import type { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
@@ -15,7 +15,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
-import { toAppError } from '../errors.js';
+import { AppError, toAppError } from '../errors.js';
 
 export const ADMIN_QUEUES_PATH = '/admin/queues';
 /** Cookie that carries the admin JWT for the browser UI (path-scoped, HttpOnly). */
@@ -31,7 +31,10 @@ export interface AdminQueuesOptions {
   basePath?: string;
 }
 
-type Verdict = { ok: true } | { ok: false; status: 401 | 403; message: string };
+type Refusal = { ok: false; error: AppError };
+type Verdict = { ok: true } | Refusal;
+
+const unauthenticated = (message: string): Refusal => ({ ok: false, error: new AppError('UNAUTHENTICATED', message) });
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -76,10 +79,10 @@ export function createAdminQueuesRouter(opts: AdminQueuesOptions): Router {
   function checkToken(token: string): Verdict {
     try {
       const identity = opts.verifyToken(token);
-      if (!identity.roles.includes(ADMIN_ROLE)) return { ok: false, status: 403, message: 'the admin role is required' };
+      if (!identity.roles.includes(ADMIN_ROLE)) return { ok: false, error: new AppError('FORBIDDEN', 'the admin role is required') };
       return { ok: true };
     } catch (err) {
-      return { ok: false, status: 401, message: toAppError(err).message };
+      return unauthenticated(toAppError(err).message);
     }
   }
 
@@ -90,18 +93,19 @@ export function createAdminQueuesRouter(opts: AdminQueuesOptions): Router {
     if (scheme === 'bearer') return checkToken(value);
     if (scheme === 'basic' && basic) {
       const given = Buffer.from(value, 'base64').toString('utf8');
-      return secretEquals(given, basic) ? { ok: true } : { ok: false, status: 401, message: 'bad credentials' };
+      return secretEquals(given, basic) ? { ok: true } : unauthenticated('bad credentials');
     }
-    return { ok: false, status: 401, message: 'unsupported authorization' };
+    return unauthenticated('unsupported authorization');
   }
 
-  function refuse(res: Response, verdict: Extract<Verdict, { ok: false }>): void {
-    if (verdict.status === 401) {
+  /** The refusal goes to the app's error middleware, like every other wire error. */
+  function refuse(res: Response, next: NextFunction, verdict: Refusal): void {
+    if (verdict.error.code === 'UNAUTHENTICATED') {
       // A browser shows its login prompt only for Basic; without basic auth configured it
       // cannot log in here at all (use ?token=).
       res.set('WWW-Authenticate', basic ? 'Basic realm="relaygate queues", charset="UTF-8"' : 'Bearer realm="relaygate queues"');
     }
-    res.status(verdict.status).json({ error: { code: verdict.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message: verdict.message } });
+    next(verdict.error);
   }
 
   const authenticate: RequestHandler = (req, res, next) => {
@@ -109,13 +113,13 @@ export function createAdminQueuesRouter(opts: AdminQueuesOptions): Router {
     const authorization = req.get('authorization');
     if (authorization) {
       const verdict = checkAuthorization(authorization);
-      return verdict.ok ? next() : refuse(res, verdict);
+      return verdict.ok ? next() : refuse(res, next, verdict);
     }
 
     const queryToken = typeof req.query.token === 'string' ? req.query.token : undefined;
     if (queryToken !== undefined && req.method === 'GET') {
       const verdict = checkToken(queryToken);
-      if (!verdict.ok) return refuse(res, verdict);
+      if (!verdict.ok) return refuse(res, next, verdict);
       const expiresInS = Math.floor((opts.verifyToken(queryToken).expiresAt - Date.now()) / 1000);
       res.cookie(ADMIN_COOKIE, queryToken, {
         httpOnly: true,
@@ -135,9 +139,9 @@ export function createAdminQueuesRouter(opts: AdminQueuesOptions): Router {
       const verdict = checkToken(cookieToken);
       if (verdict.ok) return next();
       res.clearCookie(ADMIN_COOKIE, { path: basePath });
-      return refuse(res, verdict);
+      return refuse(res, next, verdict);
     }
-    refuse(res, { ok: false, status: 401, message: 'admin credentials required' });
+    refuse(res, next, unauthenticated('admin credentials required'));
   };
 
   const serverAdapter = new ExpressAdapter();

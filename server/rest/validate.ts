@@ -3,7 +3,7 @@
 // client can tell `?limit=abc` from a bad body without reading the message.
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { invalidArgument } from '../errors.js';
 import type { LimitFamily, Limiter } from '../messaging/ports.js';
 import { identityOf } from './auth.middleware.js';
 
@@ -13,17 +13,7 @@ export type RequestPart = 'query' | 'params' | 'body' | 'header';
 export function parse<S extends z.ZodType>(schema: S, value: unknown, part: RequestPart): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (!issue) throw new AppError('INVALID_ARGUMENT', `${part}: invalid`, { field: part });
-  const path = issue.path.map(String);
-  let message = issue.message;
-  // A strict object reports unknown keys on the object itself; name the first of them.
-  if (issue.code === 'unrecognized_keys') {
-    path.push(issue.keys[0] ?? '');
-    message = part === 'query' ? 'unknown parameter' : 'unknown field';
-  }
-  const field = [part, ...path].filter(Boolean).join('.');
-  throw new AppError('INVALID_ARGUMENT', `${field}: ${message}`, { field });
+  throw invalidArgument(result.error, part);
 }
 
 /** The query of a route that takes no parameters: any parameter is unknown, hence a 400. */
