@@ -10,9 +10,8 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { NewMessage, Period } from '../server/store/store.js';
-import { visibleRanges } from '../server/store/postgres/paging.js';
 import { PostgresStore } from '../server/store/postgres/postgres.store.js';
-import { LIST_CONVERSATIONS, pageMessagesSql } from '../server/store/postgres/sql.js';
+import { LIST_CONVERSATIONS, pageMessagesQuery } from '../server/store/postgres/sql.js';
 
 const HELP = `Usage: npx tsx loadtest/store-bench.ts --url <postgres url> [options]
 
@@ -196,8 +195,7 @@ async function main(): Promise<void> {
     };
     console.log('\n| server-side execution time | runs | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|');
     await serverSide('history page (50), random before', 500, () => {
-      const r = visibleRanges(periods, randomBefore());
-      return [pageMessagesSql(r.length, 'desc'), [big.id, 51, ...r.flat()]];
+      return pageMessagesQuery({ conversationId: big.id, periods, before: randomBefore(), limit: 51 })!;
     });
     await serverSide(`listConversations (20), user in ${ids.length.toLocaleString('en-US')}`, 200, () => [LIST_CONVERSATIONS, [user, null, null, 21]]);
 
@@ -206,8 +204,7 @@ async function main(): Promise<void> {
       console.log(`\n-- EXPLAIN (ANALYZE, BUFFERS): ${title}\n${plan.map((r) => r['QUERY PLAN']).join('\n')}`);
     };
     const before = randomBefore();
-    const ranges = visibleRanges(periods, before);
-    await explain(`history page, before ${before}`, pageMessagesSql(ranges.length, 'desc'), [big.id, 51, ...ranges.flat()]);
+    await explain(`history page, before ${before}`, ...pageMessagesQuery({ conversationId: big.id, periods, before, limit: 51 })!);
     await explain('listConversations, first page of 20', LIST_CONVERSATIONS, [user, null, null, 21]);
   } finally {
     await db.end();

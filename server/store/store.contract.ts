@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Message, Role } from '../../protocol/index.js';
+import { encodeCursor } from './shared.js';
 import {
-  encodeCursor,
   InvalidArgumentStoreError,
   NotFoundStoreError,
   type NewMessage,
@@ -19,7 +19,7 @@ import {
 type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const MALFORMED_CURSORS = ['%%%', encodeCursor({ bogus: true })];
+const MALFORMED_CURSORS = ['', '%%%', encodeCursor({ bogus: true }), encodeCursor(['a', 'b', 'c'])];
 
 export function storeContract(name: string, makeStore: MakeStore): void {
   describe(`store contract: ${name}`, () => {
@@ -123,6 +123,22 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(other.created).toBe(true);
         expect(other.conversation.id).not.toBe(first.conversation.id);
         expect(await store.countMembers(first.conversation.id)).toBe(2);
+      });
+
+      it('refuses members that do not include the creator, storing nothing', async () => {
+        const [a, b, c] = users('a', 'b', 'c');
+        const attempts = [
+          { type: 'group' as const, title: 'no creator', createdBy: a!, public: false, members: [{ userId: b!, role: 'owner' as Role }] },
+          { type: 'group' as const, createdBy: a!, public: false, members: [] },
+          { type: 'direct' as const, createdBy: a!, public: false, members: [{ userId: b!, role: 'member' as Role }, { userId: c!, role: 'member' as Role }] },
+        ];
+        for (const input of attempts) {
+          await expect(store.createConversation(input), input.type).rejects.toBeInstanceOf(InvalidArgumentStoreError);
+        }
+        for (const u of [a!, b!, c!]) expect(await store.listConversationIds(u)).toEqual([]);
+        // The pair b–c is still free: the refused direct create left no key behind.
+        const bc = await store.createConversation({ ...attempts[2]!, createdBy: b! });
+        expect(bc.created).toBe(true);
       });
 
       it('creates exactly one direct conversation under concurrent creates in both orders', async () => {

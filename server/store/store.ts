@@ -169,19 +169,3 @@ export class NotFoundStoreError extends Error {
 export class InvalidArgumentStoreError extends Error {
   override name = 'InvalidArgumentStoreError';
 }
-
-/** Encodes a keyset cursor; opaque to clients (base64url JSON). */
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-/** Decodes a cursor made by `encodeCursor`; returns undefined for anything malformed. */
-export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
-  if (!cursor) return undefined;
-  try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    return check(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}

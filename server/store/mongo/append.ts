@@ -2,6 +2,7 @@
 // guarded by two unique indexes. Idempotency comes from `(conversationId, senderId, clientMsgId)`:
 // a cheap lookup first (a retry burns no seq), and on a duplicate-key error the original wins.
 import { Types } from 'mongoose';
+import { clientKey, firstOccurrences } from '../shared.js';
 import { NotFoundStoreError, type AppendResult, type NewMessage } from '../store.js';
 import { isDuplicateKey } from './connection.js';
 import { parseId, toMessage } from './mappers.js';
@@ -88,7 +89,6 @@ export async function appendOne(models: Models, input: NewMessage): Promise<Appe
   return insertFresh(models, input, conversationId);
 }
 
-const keyOf = (m: NewMessage): string => `${m.conversationId}\u0000${m.senderId}\u0000${m.clientMsgId}`;
 
 /**
  * Batch append in three round trips for the common case: one lookup of existing clientMsgIds,
@@ -106,21 +106,18 @@ export async function appendMany(models: Models, inputs: NewMessage[]): Promise<
   });
 
   // Repeats inside the batch resolve to the first occurrence.
-  const firstIndex = new Map<string, number>();
-  inputs.forEach((m, i) => {
-    if (!firstIndex.has(keyOf(m))) firstIndex.set(keyOf(m), i);
-  });
+  const firstIndex = firstOccurrences(inputs);
   const firsts = [...firstIndex.values()];
 
   const existing = await models.Message.find({
     $or: firsts.map((i) => ({ conversationId: ids[i]!, senderId: inputs[i]!.senderId, clientMsgId: inputs[i]!.clientMsgId })),
   }).lean<MessageDoc[]>();
-  const existingByKey = new Map(existing.map((d) => [`${d.conversationId.toHexString()}\u0000${d.senderId}\u0000${d.clientMsgId}`, d]));
+  const existingByKey = new Map(existing.map((d) => [clientKey({ ...d, conversationId: d.conversationId.toHexString() }), d]));
 
   const results: (AppendResult | undefined)[] = new Array(inputs.length);
   const byConversation = new Map<string, number[]>();
   for (const i of firsts) {
-    const found = existingByKey.get(keyOf(inputs[i]!));
+    const found = existingByKey.get(clientKey(inputs[i]!));
     if (found) {
       results[i] = { message: toMessage(found), duplicate: true };
       continue;
@@ -156,7 +153,7 @@ export async function appendMany(models: Models, inputs: NewMessage[]): Promise<
   return inputs.map((m, i) => {
     const own = results[i];
     if (own) return own;
-    const first = results[firstIndex.get(keyOf(m))!]!;
+    const first = results[firstIndex.get(clientKey(m))!]!;
     return { message: first.message, duplicate: true };
   });
 }

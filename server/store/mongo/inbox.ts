@@ -13,18 +13,10 @@
 // Only step 2 grows with k (a few ms per thousand conversations). Putting lastActivityAt on
 // every membership would make it O(n), at the price of one write per member per message.
 import type { Types } from 'mongoose';
-import {
-  decodeCursor,
-  encodeCursor,
-  InvalidArgumentStoreError,
-  type ConversationSummary,
-  type Page,
-} from '../store.js';
-import { assertUserIds, toConversation, toMembership, toMessage, toPeriod, visibleRanges, type SeqRange } from './mappers.js';
+import { encodeCursor, parseCursor, UNREAD_CAP, visibleRanges, type SeqRange } from '../shared.js';
+import type { ConversationSummary, Page } from '../store.js';
+import { assertUserIds, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
 import { op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
-
-/** Upper bound of `unread`, so one busy conversation cannot make the list expensive. */
-export const UNREAD_CAP = 9_999;
 
 interface InboxCursor {
   /** lastActivityAt of the last row, epoch ms. */
@@ -42,7 +34,7 @@ const isInboxCursor = (v: unknown): v is InboxCursor =>
 
 /** `{ seq: … }` for one range, or `$or` over several; null when nothing is visible. */
 export function seqFilter(ranges: SeqRange[]): Record<string, unknown> | null {
-  const one = (r: SeqRange) => ({ seq: op(r.lte === undefined ? { $gt: r.gt } : { $gt: r.gt, $lte: r.lte }) });
+  const one = (r: SeqRange) => ({ seq: op(r.lte === null ? { $gt: r.gt } : { $gt: r.gt, $lte: r.lte }) });
   if (ranges.length === 0) return null;
   if (ranges.length === 1) return one(ranges[0]!);
   return { $or: ranges.map(one) };
@@ -53,8 +45,7 @@ export async function listConversations(
   userId: string,
   opts: { limit: number; cursor?: string },
 ): Promise<Page<ConversationSummary>> {
-  const after = decodeCursor(opts.cursor, isInboxCursor);
-  if (opts.cursor && !after) throw new InvalidArgumentStoreError('cursor: malformed');
+  const after = parseCursor(opts.cursor, isInboxCursor);
   assertUserIds([userId]);
   const limit = Math.max(1, Math.floor(opts.limit));
 

@@ -88,25 +88,3 @@ export function toMessage(d: MessageDoc): Message {
   }
   return m;
 }
-
-/**
- * The seq ranges a set of periods leaves visible, intersected with `(lower, upper)` exclusive
- * bounds; empty ranges dropped. Used to build `$or` filters over the `(conversationId, seq)` index.
- */
-export interface SeqRange {
-  gt: number;
-  lte?: number;
-}
-
-export function visibleRanges(periods: Period[], lower?: number, upper?: number): SeqRange[] {
-  const out: SeqRange[] = [];
-  for (const p of periods) {
-    const gt = lower === undefined ? p.afterSeq : Math.max(p.afterSeq, lower);
-    // Work in "seq <= hi" terms: seq < upper is seq <= upper - 1 for integers.
-    const hiCandidates = [p.untilSeq, upper === undefined ? null : upper - 1].filter((v): v is number => v !== null);
-    const hi = hiCandidates.length ? Math.min(...hiCandidates) : undefined;
-    if (hi !== undefined && hi <= gt) continue;
-    out.push(hi === undefined ? { gt } : { gt, lte: hi });
-  }
-  return out;
-}

@@ -3,14 +3,8 @@
 // (conversation, user), so concurrent joins of the same user cannot both open a period.
 import { Types } from 'mongoose';
 import type { Member, Role } from '../../../protocol/index.js';
-import {
-  decodeCursor,
-  encodeCursor,
-  InvalidArgumentStoreError,
-  NotFoundStoreError,
-  type Page,
-  type WatermarkUpdate,
-} from '../store.js';
+import { membersCursor, uniqueMembers } from '../shared.js';
+import { NotFoundStoreError, type Page, type WatermarkUpdate } from '../store.js';
 import { isDuplicateKey } from './connection.js';
 import { assertUserIds, parseId, toMember } from './mappers.js';
 import { op, type MembershipDoc, type Models } from './models.js';
@@ -32,12 +26,6 @@ export function newPeriod(conversationId: Types.ObjectId, userId: string, role: 
     deliveredSeq: seq,
     readSeq: seq,
   };
-}
-
-/** Members deduplicated by userId, first occurrence wins. */
-export function uniqueMembers(members: { userId: string; role: Role }[]): { userId: string; role: Role }[] {
-  const seen = new Set<string>();
-  return members.filter((m) => (seen.has(m.userId) ? false : (seen.add(m.userId), true)));
 }
 
 export async function addMembers(models: Models, conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]> {
@@ -110,23 +98,19 @@ export async function setRole(models: Models, conversationId: string, userId: st
   return res.matchedCount > 0;
 }
 
-const isMemberCursor = (v: unknown): v is { u: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { u?: unknown }).u === 'string';
-
 export async function listMembers(
   models: Models,
   conversationId: string,
   opts: { limit: number; cursor?: string },
 ): Promise<Page<Member & { readReceipts: boolean }>> {
-  const after = decodeCursor(opts.cursor, isMemberCursor);
-  if (opts.cursor && !after) throw new InvalidArgumentStoreError('cursor: malformed');
+  const after = membersCursor.parse(opts.cursor);
   const cid = parseId(conversationId);
   if (!cid) return { items: [] };
   const limit = Math.max(1, Math.floor(opts.limit));
   const rows = await models.Membership.find({
     conversationId: cid,
     open: true,
-    ...(after ? { userId: op({ $gt: after.u }) } : {}),
+    ...(after !== undefined ? { userId: op({ $gt: after }) } : {}),
   })
     .sort({ userId: 1 })
     .limit(limit + 1)
@@ -138,7 +122,7 @@ export async function listMembers(
   const receipts = new Map(settings.map((s) => [s._id, s.readReceipts]));
   const items = page.map((r) => toMember(r, receipts.get(r.userId) ?? true));
   const last = page[page.length - 1];
-  return rows.length > limit && last ? { items, nextCursor: encodeCursor({ u: last.userId }) } : { items };
+  return rows.length > limit && last ? { items, nextCursor: membersCursor.encode(last.userId) } : { items };
 }
 
 /**

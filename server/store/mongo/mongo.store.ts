@@ -6,8 +6,8 @@
 // that a crash between two writes leaves nothing a reader can trip over (see createConversation).
 import { Types } from 'mongoose';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
+import { checkNewConversation, visibleRanges } from '../shared.js';
 import {
-  InvalidArgumentStoreError,
   type AppendResult,
   type ConversationSummary,
   type MessagePageQuery,
@@ -21,7 +21,7 @@ import {
 import { appendMany, appendOne } from './append.js';
 import { isDuplicateKey, MongoConnection, type MongoConnectionOptions } from './connection.js';
 import { listConversations, seqFilter } from './inbox.js';
-import { parseId, toConversation, toMembership, toMessage, toPeriod, visibleRanges } from './mappers.js';
+import { parseId, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
 import * as memberships from './memberships.js';
 import { createModels, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
 
@@ -63,11 +63,8 @@ export class MongoStore implements Store {
    */
   createConversation(input: NewConversation): Promise<{ conversation: Conversation; created: boolean }> {
     return this.db.run(async () => {
-      const members = memberships.uniqueMembers(input.members);
-      let directKey: string | undefined;
-      if (input.type === 'direct') {
-        if (members.length !== 2) throw new InvalidArgumentStoreError('members: a direct conversation has exactly two members');
-        directKey = JSON.stringify(members.map((m) => m.userId).sort());
+      const { members, directKey } = checkNewConversation(input);
+      if (directKey !== undefined) {
         const existing = await this.m.Conversation.findOne({ directKey }).lean<ConversationDoc>();
         if (existing) return { conversation: toConversation(existing), created: false };
       }
@@ -189,7 +186,7 @@ export class MongoStore implements Store {
       const limit = Math.floor(q.limit);
       if (!id || !(limit > 0)) return [];
       const ascending = q.after !== undefined;
-      const visible = seqFilter(visibleRanges(q.periods, q.after, q.before));
+      const visible = seqFilter(visibleRanges(q.periods, q));
       if (!visible) return [];
       const docs = await this.m.Message.find({ conversationId: id, ...visible })
         .sort({ seq: ascending ? 1 : -1 })

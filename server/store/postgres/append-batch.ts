@@ -3,21 +3,17 @@
 // Repeats are resolved before seqs are handed out, so they burn none.
 import type pg from 'pg';
 import type { Message } from '../../../protocol/index.js';
+import { clientKey, firstOccurrences } from '../shared.js';
 import { NotFoundStoreError, type AppendResult, type NewMessage } from '../store.js';
 import { prepared } from './db.js';
 import { toMessage, type MessageRow } from './rows.js';
 import { FIND_BY_CLIENT_IDS, INSERT_BATCH, LOCK_CONVERSATIONS } from './sql.js';
 
-const keyOf = (m: { conversationId: string; senderId: string; clientMsgId: string }): string =>
-  JSON.stringify([m.conversationId, m.senderId, m.clientMsgId]);
 
 /** Runs inside a transaction on `client`; throws NotFoundStoreError (rolling back all) if any conversation is missing. */
 export async function appendBatch(client: pg.PoolClient, inputs: NewMessage[]): Promise<AppendResult[]> {
   // The first occurrence of a key in the batch is the one stored; later ones are its repeats.
-  const firstIndex = new Map<string, number>();
-  inputs.forEach((m, i) => {
-    if (!firstIndex.has(keyOf(m))) firstIndex.set(keyOf(m), i);
-  });
+  const firstIndex = firstOccurrences(inputs);
   const unique = [...firstIndex.values()].map((i) => inputs[i]!);
 
   const conversationIds = [...new Set(unique.map((m) => m.conversationId))];
@@ -32,11 +28,11 @@ export async function appendBatch(client: pg.PoolClient, inputs: NewMessage[]): 
   );
   for (const row of existing.rows) {
     const message = toMessage(row);
-    stored.set(keyOf(message), message);
+    stored.set(clientKey(message), message);
   }
   const preexisting = new Set(stored.keys());
 
-  const fresh = unique.filter((m) => !preexisting.has(keyOf(m)));
+  const fresh = unique.filter((m) => !preexisting.has(clientKey(m)));
   if (fresh.length) {
     const seqs = fresh.map((m) => {
       const seq = lastSeq.get(m.conversationId)! + 1;
@@ -58,12 +54,12 @@ export async function appendBatch(client: pg.PoolClient, inputs: NewMessage[]): 
     ]));
     for (const row of rows) {
       const message = toMessage(row);
-      stored.set(keyOf(message), message);
+      stored.set(clientKey(message), message);
     }
   }
 
   return inputs.map((m, i) => {
-    const k = keyOf(m);
+    const k = clientKey(m);
     return { message: stored.get(k)!, duplicate: preexisting.has(k) || firstIndex.get(k) !== i };
   });
 }

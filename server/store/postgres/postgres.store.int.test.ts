@@ -9,7 +9,6 @@ import { freshPostgresUrl } from '../../test/support/env.js';
 import { StoreUnavailableError, type NewMessage } from '../store.js';
 import { storeContract } from '../store.contract.js';
 import { MIGRATIONS } from './migrations.js';
-import { visibleRanges } from './paging.js';
 import { PostgresStore } from './postgres.store.js';
 
 storeContract('postgres', async () => {
@@ -187,25 +186,5 @@ describe('postgres: outages', () => {
     }
     await store.close();
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
-  });
-});
-
-describe('postgres: visibleRanges', () => {
-  it('clips periods to before/after, drops empty ones and merges overlaps', () => {
-    const periods = [
-      { afterSeq: 10, untilSeq: null },
-      { afterSeq: 0, untilSeq: 5 },
-      { afterSeq: 5, untilSeq: 7 },
-    ];
-    expect(visibleRanges(periods)).toEqual([
-      [0, 7],
-      [10, Number.MAX_SAFE_INTEGER],
-    ]);
-    expect(visibleRanges(periods, 12, 3)).toEqual([
-      [3, 7],
-      [10, 11],
-    ]);
-    expect(visibleRanges(periods, 11)).toEqual([[0, 7]]);
-    expect(visibleRanges([{ afterSeq: 4, untilSeq: 4 }])).toEqual([]);
   });
 });

@@ -4,9 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
+import { checkNewConversation, encodeCursor, membersCursor, parseCursor, uniqueMembers } from '../shared.js';
 import {
-  encodeCursor,
-  InvalidArgumentStoreError,
   NotFoundStoreError,
   type AppendResult,
   type ConversationSummary,
@@ -32,7 +31,7 @@ import {
   type MembershipRow,
   type MessageRow,
 } from './rows.js';
-import { cursorOf, isListCursor, isMembersCursor, visibleRanges } from './paging.js';
+import { isListCursor } from './paging.js';
 import * as SQL from './sql.js';
 import { appendBatch } from './append-batch.js';
 
@@ -80,15 +79,7 @@ export class PostgresStore implements Store {
 
   createConversation(input: NewConversation): Promise<{ conversation: Conversation; created: boolean }> {
     return this.guard(async () => {
-      const members = uniqueBy(input.members, (m) => m.userId);
-      if (!members.some((m) => m.userId === input.createdBy)) {
-        throw new InvalidArgumentStoreError('members must include the creator');
-      }
-      let directKey: string | null = null;
-      if (input.type === 'direct') {
-        if (members.length !== 2) throw new InvalidArgumentStoreError('a direct conversation has exactly two members');
-        directKey = JSON.stringify(members.map((m) => m.userId).sort());
-      }
+      const { members, directKey = null } = checkNewConversation(input);
       const { rows } = await this.q<ConversationRow>(SQL.CREATE_CONVERSATION, [
         randomUUID().replaceAll('-', ''),
         input.type,
@@ -136,15 +127,15 @@ export class PostgresStore implements Store {
 
   listMembers(conversationId: string, opts: { limit: number; cursor?: string }): Promise<Page<Member & { readReceipts: boolean }>> {
     return this.guard(async () => {
-      const after = cursorOf(opts.cursor, isMembersCursor);
+      const after = membersCursor.parse(opts.cursor);
       const { rows } = await this.q<MembershipRow & { read_receipts: boolean }>(SQL.LIST_MEMBERS, [
         conversationId,
-        after?.[0] ?? '',
+        after ?? '',
         opts.limit + 1,
       ]);
       const items = rows.slice(0, opts.limit).map(toMember);
       const last = items.at(-1);
-      return rows.length > opts.limit && last ? { items, nextCursor: encodeCursor([last.userId]) } : { items };
+      return rows.length > opts.limit && last ? { items, nextCursor: membersCursor.encode(last.userId) } : { items };
     });
   }
 
@@ -157,7 +148,7 @@ export class PostgresStore implements Store {
 
   listConversations(userId: string, opts: { limit: number; cursor?: string }): Promise<Page<ConversationSummary>> {
     return this.guard(async () => {
-      const after = cursorOf(opts.cursor, isListCursor);
+      const after = parseCursor(opts.cursor, isListCursor);
       const { rows } = await this.q<ListRow>(SQL.LIST_CONVERSATIONS, [userId, after?.[0] ?? null, after?.[1] ?? null, opts.limit + 1]);
       const page = rows.slice(0, opts.limit);
       const items = page.map((r): ConversationSummary => {
@@ -171,7 +162,7 @@ export class PostgresStore implements Store {
 
   addMembers(conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]> {
     return this.guard(async () => {
-      const unique = uniqueBy(members, (m) => m.userId);
+      const unique = uniqueMembers(members);
       if (unique.length === 0) return [];
       const { rows } = await this.q<{ user_id: string }>(SQL.ADD_MEMBERS, [
         conversationId,
@@ -241,10 +232,9 @@ export class PostgresStore implements Store {
 
   pageMessages(q: MessagePageQuery): Promise<Message[]> {
     return this.guard(async () => {
-      const ranges = visibleRanges(q.periods, q.before, q.after);
-      if (ranges.length === 0 || q.limit <= 0) return [];
-      const sql = SQL.pageMessagesSql(ranges.length, q.after !== undefined ? 'asc' : 'desc');
-      const { rows } = await this.q<MessageRow>(sql, [q.conversationId, q.limit, ...ranges.flat()]);
+      const page = SQL.pageMessagesQuery(q);
+      if (!page) return [];
+      const { rows } = await this.q<MessageRow>(...page);
       return rows.map(toMessage);
     });
   }
@@ -285,14 +275,4 @@ export class PostgresStore implements Store {
 
 function key(conversationId: string, userId: string): string {
   return JSON.stringify([conversationId, userId]);
-}
-
-function uniqueBy<T>(items: T[], keyOf: (item: T) => string): T[] {
-  const seen = new Set<string>();
-  return items.filter((item) => {
-    const k = keyOf(item);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }

@@ -1,12 +1,12 @@
 // The adapter's SQL, parameterised throughout. Exported so the storage benchmark can EXPLAIN
 // exactly what the store runs. Each statement that must be atomic is a single statement (an
 // implicit transaction) unless it needs to see rows committed while it waited for a lock.
+import { UNREAD_CAP, visibleRanges } from '../shared.js';
+import type { MessagePageQuery } from '../store.js';
 import { CONVERSATION_COLUMNS, MEMBERSHIP_COLUMNS, MESSAGE_COLUMNS } from './rows.js';
 
 /** Upper bound of an open period; any seq fits below it. */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
-/** `unread` is counted up to this many messages (the port allows capping at 9,999). */
-export const UNREAD_CAP = 9_999;
 
 // $1 id, $2 type, $3 title, $4 created_by, $5 public, $6 direct_key, $7 user ids, $8 roles.
 // For a direct pair that exists already the insert does nothing (after waiting for a concurrent
@@ -163,7 +163,15 @@ WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3`;
  * `lo < seq <= hi`). One ranged, limited index scan per range: the gap between two membership
  * periods is never read, however long it is.
  */
-export function pageMessagesSql(ranges: number, direction: 'asc' | 'desc'): string {
+/** pageMessages as one statement and its parameters; null when the periods leave nothing visible. */
+export function pageMessagesQuery(q: MessagePageQuery): [string, unknown[]] | null {
+  const ranges = visibleRanges(q.periods, q);
+  if (ranges.length === 0 || q.limit <= 0) return null;
+  const bounds = ranges.flatMap((r) => [r.gt, r.lte ?? MAX_SEQ]);
+  return [pageMessagesSql(ranges.length, q.after !== undefined ? 'asc' : 'desc'), [q.conversationId, q.limit, ...bounds]];
+}
+
+function pageMessagesSql(ranges: number, direction: 'asc' | 'desc'): string {
   const dir = direction === 'asc' ? 'ASC' : 'DESC';
   const one = (i: number) =>
     `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $${3 + 2 * i} AND seq <= $${4 + 2 * i} ORDER BY seq ${dir} LIMIT $2`;
