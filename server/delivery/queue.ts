@@ -1,22 +1,25 @@
-// The delivery queue (producer side). An accepted message becomes one BullMQ job whose id is
-// derived from the message id, so a retried send never enqueues a second job while the first
-// is pending or recently completed.
+// The delivery queue (producer side). The messages a node stores in one batch become ONE
+// BullMQ job, so the queue's cost (its scripts, its events, the worker's two round trips) is
+// paid per batch instead of per message. System messages (membership changes) go to a lane of
+// their own, so they never wait behind user traffic and no job pays for BullMQ's priorities.
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Message } from '../../protocol/index.js';
+import { DependencyUnavailableError } from '../errors.js';
 import type { DeliveryQueue } from '../messaging/ports.js';
 
 export const DELIVERY_QUEUE = 'delivery';
+export const SYSTEM_QUEUE = 'delivery-system';
 export const DEAD_LETTER_QUEUE = 'delivery-dlq';
 export const JOB_NAME = 'deliver';
 
-// Jobs without a priority run before any prioritized job (BullMQ), so system messages go
-// unprioritized and user messages get one.
-const USER_PRIORITY = 5;
-
+/**
+ * A delivery job: the messages of one stored batch, all emitted by one run of the job. Jobs
+ * queued by earlier versions carry a single `message`; the worker still accepts that form.
+ */
 export interface DeliveryJobData {
-  message: Message;
-  /** Epoch ms when the send was accepted (send→fan-out latency). */
+  messages: Message[];
+  /** Epoch ms when the sends were accepted (send→fan-out latency). */
   acceptedAt: number;
 }
 
@@ -29,8 +32,14 @@ export interface DeliveryQueueOptions {
   enqueueTimeoutMs?: number;
 }
 
+/** The job id of a single message's (re)delivery: a repeat while it exists adds nothing. */
 export function jobIdFor(messageId: string): string {
   return `msg-${messageId}`;
+}
+
+/** The job id of a batch: its first message's id is unique, and no other batch holds it. */
+export function batchJobIdFor(messages: readonly Message[]): string {
+  return `batch-${messages[0]!.id}`;
 }
 
 export function deliveryJobOptions(opts: Pick<DeliveryQueueOptions, 'attempts' | 'backoffMs'>): JobsOptions {
@@ -44,42 +53,63 @@ export function deliveryJobOptions(opts: Pick<DeliveryQueueOptions, 'attempts' |
   };
 }
 
-export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueue & { queue: Queue; dlq: Queue; close(): Promise<void> } {
+export type DeliveryQueues = DeliveryQueue & {
+  queue: Queue<DeliveryJobData>;
+  systemQueue: Queue<DeliveryJobData>;
+  dlq: Queue;
+  /** Every queue of the pipeline, for metrics and the dashboard. */
+  all: Queue[];
+  close(): Promise<void>;
+};
+
+export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues {
   const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: opts.connection, prefix: opts.prefix });
+  const systemQueue = new Queue<DeliveryJobData>(SYSTEM_QUEUE, { connection: opts.connection, prefix: opts.prefix });
   const dlq = new Queue(DEAD_LETTER_QUEUE, { connection: opts.connection, prefix: opts.prefix });
   const base = deliveryJobOptions(opts);
+  const timeoutMs = opts.enqueueTimeoutMs ?? 2_000;
   let closing: Promise<void> | undefined;
+
+  // BullMQ waits for a reconnecting connection; a send must not hang for the outage. Anything
+  // the add throws is Redis not answering (a repeated job id is not an error), so the caller
+  // gets one typed error however ioredis worded it.
+  async function bounded(added: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DependencyUnavailableError('queue', `delivery enqueue took over ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([added, timeout]);
+    } catch (err) {
+      throw err instanceof DependencyUnavailableError ? err : new DependencyUnavailableError('queue', 'delivery enqueue failed', { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function add(lane: Queue<DeliveryJobData>, messages: Message[], jobId: string): Promise<unknown> {
+    return lane.add(JOB_NAME, { messages, acceptedAt: Date.now() }, { ...base, jobId });
+  }
 
   return {
     queue,
+    systemQueue,
     dlq,
+    all: [queue, systemQueue, dlq],
     available: () => opts.connection.status === 'ready',
     async enqueue(messages) {
-      if (messages.length === 0) return;
-      const acceptedAt = Date.now();
-      const jobs = messages.map((message) => ({
-        name: JOB_NAME,
-        data: { message, acceptedAt },
-        opts: {
-          ...base,
-          jobId: jobIdFor(message.id),
-          ...(message.kind === 'system' ? {} : { priority: USER_PRIORITY }),
-        },
-      }));
-      const added = jobs.length === 1 ? queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts) : queue.addBulk(jobs);
-      // BullMQ waits for a reconnecting connection; a send must not hang for the outage.
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('Command timed out: delivery enqueue')), opts.enqueueTimeoutMs ?? 2_000);
-      });
-      try {
-        await Promise.race([added, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      const user = messages.filter((m) => m.kind !== 'system');
+      const system = messages.filter((m) => m.kind === 'system');
+      const adds: Promise<unknown>[] = [];
+      if (user.length) adds.push(add(queue, user, batchJobIdFor(user)));
+      if (system.length) adds.push(add(systemQueue, system, batchJobIdFor(system)));
+      if (adds.length) await bounded(Promise.all(adds));
+    },
+    async redeliver(message) {
+      await bounded(add(message.kind === 'system' ? systemQueue : queue, [message], jobIdFor(message.id)));
     },
     close() {
-      closing ??= Promise.all([queue.close(), dlq.close()]).then(() => undefined);
+      closing ??= Promise.all([queue.close(), systemQueue.close(), dlq.close()]).then(() => undefined);
       return closing;
     },
   };

@@ -1,23 +1,35 @@
-// The delivery worker: validates each job read back from Redis, emits `message:new` to the
-// conversation room through the Socket.IO Redis adapter channel (reaching every node), and
-// moves jobs that exhausted their attempts to the dead-letter queue.
-import { Queue, Worker, type Job } from 'bullmq';
+// The delivery workers: validate each job read back from Redis, emit `message:new` for each of
+// its messages to the conversation room through the Socket.IO Redis adapter channel (reaching
+// every node), and move jobs that exhausted their attempts to the dead-letter queue. One worker
+// per lane: user batches, and system messages, which never wait behind user traffic.
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { MessageSchema, type Message } from '../../protocol/index.js';
 import type { Logger } from '../logger.js';
-import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, type DeliveryJobData } from './queue.js';
+import { DELIVERY_QUEUE, SYSTEM_QUEUE, type DeliveryJobData } from './queue.js';
 
-const JobDataSchema = z.strictObject({ message: MessageSchema, acceptedAt: z.number().int().positive() });
+// A batch holds at most one group commit (APPEND_BATCH_MAX ≤ 1000); the bound stops a forged
+// job from making one run emit without end.
+const MAX_MESSAGES_PER_JOB = 1_000;
+
+const JobDataSchema = z.union([
+  z.strictObject({ messages: z.array(MessageSchema).min(1).max(MAX_MESSAGES_PER_JOB), acceptedAt: z.number().int().positive() }),
+  // The single-message form of earlier versions, still in Redis during a rolling update.
+  z.strictObject({ message: MessageSchema, acceptedAt: z.number().int().positive() }).transform(({ message, acceptedAt }) => ({ messages: [message], acceptedAt })),
+]);
 
 export interface DeliveryWorkerOptions {
   connection: Redis;
   prefix: string;
+  /** Jobs run at once by the user-message worker (the system lane runs fewer). */
   concurrency: number;
   logger: Logger;
+  /** The dead-letter queue (the producer's; one Queue object per process). */
+  deadLetter: Queue;
   /** Emits `message:new` to the conversation's room on every node. */
   publish: (message: Message) => void | Promise<void>;
-  /** Observes each successful delivery (metrics). */
+  /** Observes each delivered message (metrics). */
   onDelivered?: (message: Message, acceptedAt: number) => void;
   /** Observes each job moved to the dead-letter queue (metrics). */
   onDeadLettered?: () => void;
@@ -32,71 +44,76 @@ export interface DeadLetter {
   failedAt: number;
 }
 
-/** The message id of a job's payload, when it has one (payloads are untrusted). */
+/** The first message id of a job's payload, when it has one (payloads are untrusted). */
 function messageIdOf(data: unknown): string | undefined {
-  const id = (data as { message?: { id?: unknown } } | undefined)?.message?.id;
+  const d = data as { message?: { id?: unknown }; messages?: { id?: unknown }[] } | undefined;
+  const id = Array.isArray(d?.messages) ? d.messages[0]?.id : d?.message?.id;
   return typeof id === 'string' ? id.slice(0, 128) : undefined;
 }
 
 export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
   const log = opts.logger.child({ module: 'delivery' });
-  // Every line about a job carries its id and its message's id (the correlation to the send).
+  // Every line about a job carries its id and its (first) message's id: the correlation to the send.
   const jobLog = (job: Job) => log.child({ jobId: job.id, messageId: messageIdOf(job.data) });
-  const dlq = new Queue<DeadLetter>(DEAD_LETTER_QUEUE, { connection: opts.connection, prefix: opts.prefix });
 
-  const worker = new Worker<DeliveryJobData>(
-    DELIVERY_QUEUE,
-    async (job: Job<DeliveryJobData>) => {
-      const parsed = JobDataSchema.safeParse(job.data);
-      // A malformed payload fails like any other error: retried with backoff, then dead-lettered,
-      // so an operator sees it in the DLQ instead of it vanishing.
-      if (!parsed.success) throw new Error(`malformed delivery job: ${parsed.error.issues[0]?.path.join('.') || 'data'}`);
-      const { message, acceptedAt } = parsed.data;
-      await opts.publish(message);
-      opts.onDelivered?.(message, acceptedAt);
-      jobLog(job).debug({ conversationId: message.conversationId, attempt: job.attemptsMade + 1 }, 'delivered');
-    },
-    {
-      connection: opts.connection,
-      prefix: opts.prefix,
-      concurrency: opts.concurrency,
-      // A job whose worker died is picked up again after this (and a stalled job runs twice
-      // at most: the emit is idempotent for clients, who de-duplicate by message id).
-      // Locks are renewed every lockDuration/2; a dead worker's job is re-run within
-      // lockDuration + stalledInterval, inside the 30 s promise of PROTOCOL.md §4.
-      lockDuration: 10_000,
-      stalledInterval: 5_000,
-      maxStalledCount: 2,
-    },
-  );
+  async function deliver(job: Job<DeliveryJobData>): Promise<void> {
+    const parsed = JobDataSchema.safeParse(job.data);
+    // A malformed payload will never succeed: it fails at once (no retries) and is
+    // dead-lettered, so an operator sees it in the DLQ instead of it vanishing.
+    if (!parsed.success) throw new UnrecoverableError(`malformed delivery job: ${parsed.error.issues[0]?.path.join('.') || 'data'}`);
+    const { messages, acceptedAt } = parsed.data;
+    // A retried job emits every message again: clients de-duplicate by message id.
+    for (const message of messages) await opts.publish(message);
+    for (const message of messages) opts.onDelivered?.(message, acceptedAt);
+    jobLog(job).debug({ messages: messages.length, attempt: job.attemptsMade + 1 }, 'delivered');
+  }
 
-  worker.on('failed', (job, err) => {
-    if (!job) return;
-    void (async () => {
-      if (!(await job.isFailed())) {
-        jobLog(job).warn({ attemptsMade: job.attemptsMade, err: err.message }, 'delivery failed, will retry');
-        return;
-      }
-      await dlq.add(
-        'dead',
-        {
-          data: job.data,
-          originalJobId: job.id ?? '',
-          failedReason: err.message,
-          attemptsMade: job.attemptsMade,
-          failedAt: Date.now(),
-        },
-        { jobId: `dead-${job.id}-${job.attemptsMade}-${Date.now()}`, removeOnComplete: true, removeOnFail: true },
-      );
-      opts.onDeadLettered?.();
-      jobLog(job).error({ attemptsMade: job.attemptsMade, err: err.message }, 'delivery dead-lettered');
-    })().catch((e: unknown) => jobLog(job).error({ err: e }, 'could not dead-letter job'));
-  });
-  worker.on('error', (err) => log.warn({ err: err.message }, 'delivery worker error'));
+  const settings = {
+    connection: opts.connection,
+    prefix: opts.prefix,
+    // A job whose worker died is picked up again after this (and a stalled job runs twice
+    // at most: the emit is idempotent for clients, who de-duplicate by message id).
+    // Locks are renewed every lockDuration/2; a dead worker's job is re-run within
+    // lockDuration + stalledInterval = 15 s.
+    lockDuration: 10_000,
+    stalledInterval: 5_000,
+    maxStalledCount: 2,
+  };
+  const workers = [
+    new Worker<DeliveryJobData>(DELIVERY_QUEUE, deliver, { ...settings, concurrency: opts.concurrency }),
+    new Worker<DeliveryJobData>(SYSTEM_QUEUE, deliver, { ...settings, concurrency: Math.min(opts.concurrency, 4) }),
+  ];
+
+  for (const worker of workers) {
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      void (async () => {
+        if (!(err instanceof UnrecoverableError) && !(await job.isFailed())) {
+          jobLog(job).warn({ attemptsMade: job.attemptsMade, err: err.message }, 'delivery failed, will retry');
+          return;
+        }
+        await opts.deadLetter.add(
+          'dead',
+          {
+            data: job.data,
+            originalJobId: job.id ?? '',
+            failedReason: err.message,
+            attemptsMade: job.attemptsMade,
+            failedAt: Date.now(),
+          } satisfies DeadLetter,
+          { jobId: `dead-${job.id}-${job.attemptsMade}-${Date.now()}`, removeOnComplete: true, removeOnFail: true },
+        );
+        opts.onDeadLettered?.();
+        jobLog(job).error({ attemptsMade: job.attemptsMade, err: err.message }, 'delivery dead-lettered');
+      })().catch((e: unknown) => jobLog(job).error({ err: e }, 'could not dead-letter job'));
+    });
+    worker.on('error', (err) => log.warn({ queue: worker.name, err: err.message }, 'delivery worker error'));
+  }
 
   let closing: Promise<void> | undefined;
   return {
-    worker,
+    /** The user-message worker and the system-message worker. */
+    workers,
     /**
      * Waits for running jobs to finish, then closes. Idempotent. Bounded: BullMQ's close can
      * hang after a Redis restart (taskforcesh/bullmq#2430, #4656); past the bound the process
@@ -108,10 +125,10 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
         const bounded = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), timeoutMs);
         });
-        const result = await Promise.race([worker.close().then(() => 'closed' as const), bounded]);
+        const closed = Promise.all(workers.map((w) => w.close())).then(() => 'closed' as const);
+        const result = await Promise.race([closed, bounded]);
         clearTimeout(timer);
-        if (result === 'timeout') log.warn({ timeoutMs }, 'worker did not close in time; leaving active jobs to stall recovery');
-        await Promise.race([dlq.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
+        if (result === 'timeout') log.warn({ timeoutMs }, 'workers did not close in time; leaving active jobs to stall recovery');
       })();
       return closing;
     },

@@ -1,7 +1,7 @@
 import type { Store } from '../store/store.js';
-import { createAppendBatcher } from './append-batcher.js';
 import { createConversationService } from './conversations.service.js';
 import { createMessageService } from './messages.service.js';
+import { createSendPipeline } from './send-pipeline.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
 import { createWatermarkBatcher } from './watermarks.js';
 
@@ -11,7 +11,7 @@ export interface MessagingDeps {
   delivery: DeliveryQueue;
   limiter: Limiter;
   attachmentHosts: readonly string[];
-  /** Group commit of sends (see append-batcher.ts); 1 or unset = off. */
+  /** Group commit of sends (see send-pipeline.ts); 1 or unset = off. */
   appendBatchMax?: number;
 }
 
@@ -19,9 +19,9 @@ export interface MessagingDeps {
 export function createMessaging(deps: MessagingDeps) {
   const watermarks = createWatermarkBatcher(deps.store);
   const conversations = createConversationService(deps);
-  const appends = createAppendBatcher(deps.store, { maxBatch: deps.appendBatchMax ?? 1 });
-  const messages = createMessageService({ ...deps, conversations, watermarks, appends });
-  return { conversations, messages, watermarks };
+  const sends = createSendPipeline({ ...deps, watermarks, maxBatch: deps.appendBatchMax ?? 1 });
+  const messages = createMessageService({ ...deps, conversations, watermarks, sends });
+  return { conversations, messages, watermarks, sends };
 }
 
 export type Messaging = ReturnType<typeof createMessaging>;

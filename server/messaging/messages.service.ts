@@ -7,7 +7,7 @@ import type { Period, Store, WatermarkType } from '../store/store.js';
 import type { ConversationService } from './conversations.service.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
 import { canPost } from './policy.js';
-import type { AppendBatcher } from './append-batcher.js';
+import type { SendPipeline } from './send-pipeline.js';
 import type { WatermarkBatcher } from './watermarks.js';
 
 export interface MessageDeps {
@@ -17,12 +17,10 @@ export interface MessageDeps {
   limiter: Limiter;
   conversations: ConversationService;
   watermarks: WatermarkBatcher;
-  /** How sends are stored (group commit or one by one); the store itself when omitted. */
-  appends?: AppendBatcher;
+  /** How sends are stored and enqueued (per batch; see send-pipeline.ts). */
+  sends: SendPipeline;
   /** Allowed attachment URL hosts; empty allows any https: host. */
   attachmentHosts: readonly string[];
-  /** How long after a message was stored a repeated send may re-enqueue its delivery job. */
-  redeliverWindowMs?: number;
 }
 
 export interface SendInput extends MessageBody {
@@ -31,12 +29,9 @@ export interface SendInput extends MessageBody {
   text?: string;
 }
 
-const REDELIVER_WINDOW_MS = 10 * 60_000; // 10 min: the window in which a client retries a failed send
-
 export function createMessageService(deps: MessageDeps) {
   const { store, realtime, delivery, limiter, conversations, watermarks } = deps;
-  const redeliverWindowMs = deps.redeliverWindowMs ?? REDELIVER_WINDOW_MS;
-  const appends: AppendBatcher = deps.appends ?? { append: (input) => store.appendMessage(input) };
+  const { sends } = deps;
 
   function checkAttachmentHost(url: string): void {
     if (deps.attachmentHosts.length === 0) return;
@@ -57,7 +52,7 @@ export function createMessageService(deps: MessageDeps) {
     // Refuse before storing when the queue is unreachable, so a failed send leaves nothing
     // half-done (stored but never delivered). The client retries with the same clientMsgId.
     if (!delivery.available()) throw new AppError('UNAVAILABLE', 'delivery queue is unavailable, retry later');
-    const result = await appends.append({
+    return sends.submit({
       conversationId: input.conversationId,
       senderId,
       clientMsgId: input.clientMsgId,
@@ -65,21 +60,6 @@ export function createMessageService(deps: MessageDeps) {
       ...(input.text !== undefined ? { text: input.text } : {}),
       ...(input.attachment ? { attachment: input.attachment } : {}),
     });
-    // A repeat of a send whose enqueue failed must still be delivered; the job id is derived
-    // from the message id, so re-adding a job that exists is a no-op.
-    const recent = Date.now() - Date.parse(result.message.createdAt) < redeliverWindowMs;
-    if (!result.duplicate || recent) await delivery.enqueue([result.message]);
-    if (!result.duplicate) {
-      const seq = result.message.seq;
-      // The sender has seen what they sent. Not awaited: the ack does not depend on it.
-      void watermarks
-        .advance([
-          { conversationId: input.conversationId, userId: senderId, type: 'delivered', seq },
-          { conversationId: input.conversationId, userId: senderId, type: 'read', seq },
-        ])
-        .catch(() => {});
-    }
-    return result;
   }
 
   /** The caller's periods; the membership check and the period lookup share one round trip. */

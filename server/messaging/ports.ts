@@ -21,7 +21,10 @@ export interface Realtime {
 
 /** The delivery queue: an accepted message is enqueued before the send is acknowledged. */
 export interface DeliveryQueue {
+  /** Enqueues newly stored messages as one delivery (one job per batch, not per message). */
   enqueue(messages: Message[]): Promise<void>;
+  /** Enqueues one message again (a repeated send whose first enqueue may have failed); a no-op while that job exists. */
+  redeliver(message: Message): Promise<void>;
   /** False while the queue's Redis is unreachable: sends are refused before anything is stored. */
   available(): boolean;
 }

@@ -24,7 +24,9 @@ type DlqJob = z.infer<typeof DlqJobSchema>;
 /** The dead letter's data may be anything that was read back from Redis; take what is there. */
 function toDlqJob(job: Job<DeadLetter>): DlqJob {
   const dead = (job.data ?? {}) as Partial<DeadLetter>;
-  const message = (dead.data as { message?: { id?: unknown; conversationId?: unknown } } | undefined)?.message;
+  // A batch job names its first message (jobs of earlier versions carry one `message`).
+  const data = dead.data as { message?: { id?: unknown; conversationId?: unknown }; messages?: unknown } | undefined;
+  const message = Array.isArray(data?.messages) ? (data.messages[0] as typeof data.message) : data?.message;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const messageId = str(message?.id);
   const conversationId = str(message?.conversationId);

@@ -74,7 +74,7 @@ describe('a gateway node killed right after acknowledging', () => {
 });
 
 describe('dead-letter queue', () => {
-  it('a job that keeps failing is retried with backoff, then lands in the DLQ', async () => {
+  it('a malformed job fails at once (retrying cannot fix it) and lands in the DLQ', async () => {
     const cluster = await startCluster({ nodes: 1, env: { DELIVERY_ATTEMPTS: '3', DELIVERY_BACKOFF_MS: '20' } });
     clusters.push(cluster);
     const connection = new Redis(cluster.env.REDIS_URL!, { maxRetriesPerRequest: null });
@@ -90,7 +90,8 @@ describe('dead-letter queue', () => {
       await queueDrained(cluster.env.REDIS_URL!, cluster.env.REDIS_PREFIX!);
       const failed = await queue.getJob(job.id!);
       expect(await failed?.getState()).toBe('failed');
-      expect(failed?.attemptsMade).toBe(3);
+      // UnrecoverableError: one attempt, not the three allowed.
+      expect(failed?.attemptsMade).toBe(1);
       const deadline = Date.now() + 5_000;
       let dead = await dlq.getJobs(['waiting']);
       while (dead.length === 0 && Date.now() < deadline) {
@@ -98,7 +99,7 @@ describe('dead-letter queue', () => {
         dead = await dlq.getJobs(['waiting']);
       }
       expect(dead).toHaveLength(1);
-      expect(dead[0]!.data).toMatchObject({ originalJobId: 'poison-1', attemptsMade: 3 });
+      expect(dead[0]!.data).toMatchObject({ originalJobId: 'poison-1', attemptsMade: 1 });
       expect(dead[0]!.data.failedReason).toMatch(/malformed delivery job/);
     } finally {
       await queue.close();

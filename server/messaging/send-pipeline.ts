@@ -1,0 +1,116 @@
+// The durable half of a send, paid per batch instead of per message. Sends accepted while
+// earlier batches are still being written leave together (group commit, see coalesce.ts): one
+// transaction stores them, then ONE delivery job carries all of them to the worker. When idle
+// a send goes out alone at once, so batching adds no latency; under load the batch grows and
+// the cost of the store round trip, the commit and the queue's scripts is shared.
+import { createCoalescer } from '../coalesce.js';
+import { NotFoundStoreError, type AppendResult, type NewMessage, type Store } from '../store/store.js';
+import type { Message } from '../../protocol/index.js';
+import type { DeliveryQueue } from './ports.js';
+import type { WatermarkBatcher } from './watermarks.js';
+
+/** Batches written at once; the pool needs room for reads beside them. */
+const BATCHES_IN_FLIGHT = 4;
+/** How long this node remembers which messages it enqueued (a client retries within its ack timeout). */
+const ENQUEUED_MEMORY_MS = 60_000;
+/** How long after a message was stored a repeated send may re-enqueue its delivery. */
+const REDELIVER_WINDOW_MS = 10 * 60_000; // the window in which a client retries a failed send
+
+export interface SendPipelineOptions {
+  store: Store;
+  delivery: DeliveryQueue;
+  watermarks: WatermarkBatcher;
+  /** Most sends in one batch; 1 = one transaction and one job per send. */
+  maxBatch: number;
+  redeliverWindowMs?: number;
+}
+
+export interface SendPipeline {
+  /** Resolves once the message is stored and its delivery enqueued (or was, for a repeat). */
+  submit(input: NewMessage): Promise<AppendResult>;
+  /** Resolves when nothing is queued or running (shutdown). */
+  drain(): Promise<void>;
+}
+
+export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
+  const { store, delivery, watermarks } = opts;
+  const redeliverWindowMs = opts.redeliverWindowMs ?? REDELIVER_WINDOW_MS;
+
+  // Messages this node enqueued lately, with whether that worked: a repeated send (a client
+  // retry racing its own ack) then waits for the original's enqueue instead of delivering twice.
+  const enqueued = createRecentMap<Promise<boolean>>(ENQUEUED_MEMORY_MS);
+
+  /** A repeat of a send whose enqueue failed (or that this node did not see) must still be delivered. */
+  async function redeliverIfNeeded(message: Message): Promise<void> {
+    if (Date.now() - Date.parse(message.createdAt) >= redeliverWindowMs) return;
+    const original = enqueued.get(message.id);
+    if (original && (await original)) return;
+    // Its own job, whose id is derived from the message id, so repeating the repeat adds nothing.
+    await delivery.redeliver(message);
+  }
+
+  async function storeAndEnqueue(inputs: NewMessage[]): Promise<AppendResult[]> {
+    const results = inputs.length === 1 ? [await store.appendMessage(inputs[0]!)] : await store.appendMessages(inputs);
+    const fresh = results.filter((r) => !r.duplicate).map((r) => r.message);
+    const enqueue = delivery.enqueue(fresh);
+    const outcome = enqueue.then(
+      () => true,
+      () => false,
+    );
+    for (const m of fresh) enqueued.set(m.id, outcome);
+    const repeats = results.filter((r) => r.duplicate).map((r) => redeliverIfNeeded(r.message));
+    await Promise.all([enqueue, ...repeats]);
+    if (fresh.length) {
+      // The senders have seen what they sent. Not awaited: the ack does not depend on it.
+      void watermarks
+        .advance(
+          fresh.flatMap((m) => [
+            { conversationId: m.conversationId, userId: m.senderId, type: 'delivered' as const, seq: m.seq },
+            { conversationId: m.conversationId, userId: m.senderId, type: 'read' as const, seq: m.seq },
+          ]),
+        )
+        .catch(() => {});
+    }
+    return results;
+  }
+
+  if (opts.maxBatch <= 1) return { submit: async (input) => (await storeAndEnqueue([input]))[0]!, drain: () => Promise.resolve() };
+  const coalescer = createCoalescer(storeAndEnqueue, {
+    maxBatch: Math.max(1, opts.maxBatch),
+    maxInFlight: BATCHES_IN_FLIGHT,
+    // A conversation that is gone fails the whole transaction: the other sends of the batch
+    // are retried one by one, so only the bad one gets NOT_FOUND.
+    onBatchError: (inputs, err) =>
+      inputs.length > 1 && err instanceof NotFoundStoreError
+        ? Promise.allSettled(inputs.map(async (input) => (await storeAndEnqueue([input]))[0]!))
+        : Promise.resolve(inputs.map((): PromiseSettledResult<AppendResult> => ({ status: 'rejected', reason: err }))),
+  });
+
+  return { submit: (input) => coalescer.submit(input), drain: () => coalescer.drain() };
+}
+
+/**
+ * A map that forgets entries between `ttlMs` and 2 × `ttlMs` after they were set: two
+ * generations, the older dropped whole on rotation, so memory stays bounded by the send rate.
+ */
+function createRecentMap<V>(ttlMs: number) {
+  let current = new Map<string, V>();
+  let previous = new Map<string, V>();
+  let rotatedAt = Date.now();
+  function rotate(): void {
+    if (Date.now() - rotatedAt < ttlMs) return;
+    previous = current;
+    current = new Map();
+    rotatedAt = Date.now();
+  }
+  return {
+    set(key: string, value: V): void {
+      rotate();
+      current.set(key, value);
+    },
+    get(key: string): V | undefined {
+      rotate();
+      return current.get(key) ?? previous.get(key);
+    },
+  };
+}
