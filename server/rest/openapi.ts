@@ -283,6 +283,22 @@ function build() {
           responses: { 200: { description: 'The document.', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
         },
       },
+      '/docs/asyncapi': {
+        get: {
+          tags: ['operations'],
+          operationId: 'socketDocsPage',
+          summary: 'The Socket.IO protocol as a readable page, rendered from its AsyncAPI document',
+          responses: { 200: { description: 'HTML page.', content: { 'text/html': { schema: z.string() } } } },
+        },
+      },
+      '/docs/asyncapi.json': {
+        get: {
+          tags: ['operations'],
+          operationId: 'asyncapi',
+          summary: 'The AsyncAPI 3 document of the Socket.IO events (protocol/asyncapi.ts)',
+          responses: { 200: { description: 'The document.', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+        },
+      },
     },
   });
   describeParameters(doc);
