@@ -7,7 +7,6 @@ import { createCoalescer } from '../coalesce.js';
 import { NotFoundStoreError, type AppendResult, type NewMessage, type Store } from '../store/store.js';
 import type { Message } from '../../protocol/index.js';
 import type { DeliveryQueue } from './ports.js';
-import type { WatermarkBatcher } from './watermarks.js';
 
 /** Batches written at once; the pool needs room for reads beside them. */
 const BATCHES_IN_FLIGHT = 4;
@@ -19,7 +18,6 @@ const REDELIVER_WINDOW_MS = 10 * 60_000; // the window in which a client retries
 export interface SendPipelineOptions {
   store: Store;
   delivery: DeliveryQueue;
-  watermarks: WatermarkBatcher;
   /** Most sends in one batch; 1 = one transaction and one job per send. */
   maxBatch: number;
   redeliverWindowMs?: number;
@@ -33,7 +31,7 @@ export interface SendPipeline {
 }
 
 export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
-  const { store, delivery, watermarks } = opts;
+  const { store, delivery } = opts;
   const redeliverWindowMs = opts.redeliverWindowMs ?? REDELIVER_WINDOW_MS;
 
   // Messages this node enqueued lately, with whether that worked: a repeated send (a client
@@ -50,7 +48,9 @@ export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
   }
 
   async function storeAndEnqueue(inputs: NewMessage[]): Promise<AppendResult[]> {
-    const results = inputs.length === 1 ? [await store.appendMessage(inputs[0]!)] : await store.appendMessages(inputs);
+    // The senders have seen what they sent: their watermarks move in the same write.
+    const seen = inputs.map((input) => (input.kind === 'system' ? input : { ...input, senderSeen: true }));
+    const results = seen.length === 1 ? [await store.appendMessage(seen[0]!)] : await store.appendMessages(seen);
     const fresh = results.filter((r) => !r.duplicate).map((r) => r.message);
     const enqueue = delivery.enqueue(fresh);
     const outcome = enqueue.then(
@@ -60,17 +60,6 @@ export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
     for (const m of fresh) enqueued.set(m.id, outcome);
     const repeats = results.filter((r) => r.duplicate).map((r) => redeliverIfNeeded(r.message));
     await Promise.all([enqueue, ...repeats]);
-    if (fresh.length) {
-      // The senders have seen what they sent. Not awaited: the ack does not depend on it.
-      void watermarks
-        .advance(
-          fresh.flatMap((m) => [
-            { conversationId: m.conversationId, userId: m.senderId, type: 'delivered' as const, seq: m.seq },
-            { conversationId: m.conversationId, userId: m.senderId, type: 'read' as const, seq: m.seq },
-          ]),
-        )
-        .catch(() => {});
-    }
     return results;
   }
 

@@ -435,6 +435,25 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(await store.advanceWatermarks([w(b!, 'delivered', 5)])).toEqual([false]);
         expect(await store.advanceWatermarks([])).toEqual([]);
       });
+
+      it('an append marked senderSeen moves the sender\'s watermarks with it, single and batched; a repeat and others do not', async () => {
+        const [a, b, c] = users('a', 'b', 'c');
+        const conv = await group(a!, [b!, c!]);
+        const first = await store.appendMessage({ ...text(conv.id, a!, 'seen-1'), senderSeen: true });
+        expect(await store.getMembership(conv.id, a!)).toMatchObject({ deliveredSeq: first.message.seq, readSeq: first.message.seq });
+        await store.appendMessage(text(conv.id, b!, 'unseen'));
+        expect(await store.getMembership(conv.id, b!)).toMatchObject({ deliveredSeq: 0, readSeq: 0 });
+        const batch = await store.appendMessages([
+          { ...text(conv.id, b!, 'seen-2'), senderSeen: true },
+          { ...text(conv.id, b!, 'seen-3'), senderSeen: true },
+          { ...text(conv.id, a!, 'seen-1'), senderSeen: true },
+        ]);
+        expect(batch.map((r) => r.duplicate)).toEqual([false, false, true]);
+        expect(await store.getMembership(conv.id, b!)).toMatchObject({ deliveredSeq: batch[1]!.message.seq, readSeq: batch[1]!.message.seq });
+        // The repeat of a's first message moved nothing back or forward; c sent nothing.
+        expect(await store.getMembership(conv.id, a!)).toMatchObject({ deliveredSeq: first.message.seq, readSeq: first.message.seq });
+        expect(await store.getMembership(conv.id, c!)).toMatchObject({ deliveredSeq: 0, readSeq: 0 });
+      });
     });
 
     describe('listConversations', () => {

@@ -36,6 +36,11 @@ export interface NewMessage {
   text?: string;
   attachment?: Attachment;
   system?: SystemEvent;
+  /**
+   * The sender has seen this message: also move the sender's delivered and read watermarks to
+   * its seq (forward only), in the same write where the adapter can. Not for repeats.
+   */
+  senderSeen?: boolean;
 }
 
 export interface AppendResult {

@@ -157,11 +157,29 @@ export class MongoStore implements Store {
   }
 
   appendMessage(input: NewMessage): Promise<AppendResult> {
-    return this.db.run(() => appendOne(this.m, input));
+    return this.db.run(async () => {
+      const result = await appendOne(this.m, input);
+      await this.markSenderSeen([input], [result]);
+      return result;
+    });
   }
 
   appendMessages(inputs: NewMessage[]): Promise<AppendResult[]> {
-    return this.db.run(() => appendMany(this.m, inputs));
+    return this.db.run(async () => {
+      const results = await appendMany(this.m, inputs);
+      await this.markSenderSeen(inputs, results);
+      return results;
+    });
+  }
+
+  /** MongoDB has no multi-collection statement: the senders' watermarks follow in one bulk write. */
+  private async markSenderSeen(inputs: NewMessage[], results: AppendResult[]): Promise<void> {
+    const updates = results.flatMap(({ message, duplicate }, i) =>
+      inputs[i]!.senderSeen && !duplicate
+        ? (['delivered', 'read'] as const).map((type) => ({ conversationId: message.conversationId, userId: message.senderId, type, seq: message.seq }))
+        : [],
+    );
+    if (updates.length) await memberships.advanceWatermarks(this.m, updates);
   }
 
   getMessage(messageId: string): Promise<Message | null> {

@@ -51,6 +51,7 @@ export async function appendBatch(client: pg.PoolClient, inputs: NewMessage[]): 
       fresh.map((m) => m.text ?? null),
       fresh.map((m) => (m.attachment ? JSON.stringify(m.attachment) : null)),
       fresh.map((m) => (m.system ? JSON.stringify(m.system) : null)),
+      fresh.map((m) => m.senderSeen === true),
     ]));
     for (const row of rows) {
       const message = toMessage(row);

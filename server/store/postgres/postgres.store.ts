@@ -196,6 +196,7 @@ export class PostgresStore implements Store {
           input.text ?? null,
           input.attachment ? JSON.stringify(input.attachment) : null,
           input.system ? JSON.stringify(input.system) : null,
+          input.senderSeen === true,
         ]);
         if (!rows[0]) throw new NotFoundStoreError(`conversation ${input.conversationId} not found`);
         return { message: toMessage(rows[0]), duplicate: false };

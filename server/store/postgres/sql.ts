@@ -111,20 +111,35 @@ export const SET_ROLE = `
 UPDATE memberships SET role = $3
 WHERE conversation_id = $1 AND user_id = $2 AND left_seq IS NULL`;
 
+/**
+ * A CTE `seen` moving each sender's delivered and read watermarks forward to the highest seq
+ * of `rows` (conversation_id, sender_id, seq): the sender has seen what they sent, written with
+ * the append instead of as a statement of its own. Only the open membership moves.
+ */
+const SENDER_SEEN = (rows: string) => `seen AS (
+  UPDATE memberships m
+  SET delivered_seq = GREATEST(m.delivered_seq, s.seq), read_seq = GREATEST(m.read_seq, s.seq)
+  FROM (SELECT conversation_id, sender_id, max(seq) AS seq FROM (${rows}) r GROUP BY conversation_id, sender_id) s
+  WHERE m.conversation_id = s.conversation_id AND m.user_id = s.sender_id AND m.left_seq IS NULL
+)`;
+
 // $1 conversation, $2 sender, $3 client_msg_id, $4 kind, $5 text, $6 attachment, $7 system.
 // One statement: the seq bump and the insert commit or vanish together. A repeated
 // client_msg_id fails the insert with a unique violation, which undoes the bump too (no gap,
 // no activity change); the caller then reads the original. A concurrent repeat waits on the
 // conversation row lock, so by the time its insert runs the first one has committed.
+// $8: the sender has seen it (move the sender's watermarks in the same statement).
 export const APPEND_MESSAGE = `
 WITH c AS (
   UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = now()
   WHERE id = $1
   RETURNING id, last_seq
-)
-INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
-SELECT c.id, c.last_seq, $2, $3, $4, $5, $6::jsonb, $7::jsonb FROM c
-RETURNING ${MESSAGE_COLUMNS}`;
+), ins AS (
+  INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
+  SELECT c.id, c.last_seq, $2, $3, $4, $5, $6::jsonb, $7::jsonb FROM c
+  RETURNING ${MESSAGE_COLUMNS}
+), ${SENDER_SEEN('SELECT conversation_id, sender_id, seq FROM ins WHERE $8::boolean')}
+SELECT * FROM ins`;
 
 // Batch append, step 1 (in a transaction): lock every conversation of the batch in id order, so
 // two batches never deadlock and single appends to these conversations wait for the commit.
@@ -141,17 +156,21 @@ JOIN messages x
 
 // Step 3: one seq-range bump per conversation and one multi-row insert with seqs computed by
 // the caller from the locked last_seq values.
+// $11: per row, whether the sender has seen it (the senders' watermarks move in the same statement).
 export const INSERT_BATCH = `
 WITH bump AS (
   UPDATE conversations c SET last_seq = b.last_seq, last_activity_at = now()
   FROM unnest($1::text[], $2::bigint[]) AS b(id, last_seq)
   WHERE c.id = b.id
-)
-INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
-SELECT conversation_id, seq, sender_id, client_msg_id, kind, text, attachment::jsonb, system::jsonb
-FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-  AS v(conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
-RETURNING ${MESSAGE_COLUMNS}`;
+), v AS (
+  SELECT * FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[])
+    AS v(conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system, seen)
+), ins AS (
+  INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
+  SELECT conversation_id, seq, sender_id, client_msg_id, kind, text, attachment::jsonb, system::jsonb FROM v
+  RETURNING ${MESSAGE_COLUMNS}
+), ${SENDER_SEEN('SELECT conversation_id, sender_id, seq FROM v WHERE seen')}
+SELECT * FROM ins`;
 
 export const GET_MESSAGE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq = $2`;
 export const GET_MESSAGE_BY_CLIENT_ID = `
