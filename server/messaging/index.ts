@@ -19,7 +19,7 @@ export interface MessagingDeps {
 export function createMessaging(deps: MessagingDeps) {
   const watermarks = createWatermarkBatcher(deps.store);
   const conversations = createConversationService(deps);
-  const sends = createSendPipeline({ ...deps, watermarks, maxBatch: deps.appendBatchMax ?? 1 });
+  const sends = createSendPipeline({ ...deps, maxBatch: deps.appendBatchMax ?? 1 });
   const messages = createMessageService({ ...deps, conversations, watermarks, sends });
   return { conversations, messages, watermarks, sends };
 }
