@@ -10,9 +10,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 # Everything .dockerignore lets through: the build reads tsconfig*.json, protocol/, server/,
-# loadtest/ (and web/ if the build grows a web step), like `npm run build` in a checkout.
+# loadtest/ and web/, like `npm run build` in a checkout, which compiles the server and bundles
+# the web client (build:web) into dist/.
 COPY . .
-RUN npm run build && npm run --if-present build:web
+RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production \
