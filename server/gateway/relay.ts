@@ -1,85 +1,86 @@
-// Relay mode: the same Socket.IO stack and Redis adapter, but sends are acknowledged at once
-// and emitted straight to the room — no store, no queue. It measures the transport ceiling
-// that the real pipeline is compared against (BENCHMARKS.md). Never for production.
+// Relay mode (RELAY_MODE=1): the same Socket.IO stack, Redis adapter and registration path
+// (parse → handler → exactly one ack), but sends are acknowledged at once and emitted straight
+// to the room — no store, no queue, no rate limits beyond the handshake's. It measures the
+// transport ceiling that the real pipeline is compared against (BENCHMARKS.md). Never for
+// production. Membership events only move room subscriptions, so the load generator can build
+// the same population (large channels, channel posters) against a relay.
 import { randomUUID } from 'node:crypto';
-import {
-  CLIENT_EVENTS,
-  type Conversation,
-  type Message,
-} from '../../protocol/index.js';
+import type { Conversation, Message } from '../../protocol/index.js';
+import { AppError } from '../errors.js';
+import type { EventHandlers } from './handlers.js';
 import { conversationRoom, userRoom } from './rooms.js';
-import type { GatewayServer, GatewaySocket } from './types.js';
+import type { GatewayServer } from './types.js';
 
-let seq = 0;
+const newId = () => randomUUID().replaceAll('-', '');
 
-export function registerRelayHandlers(socket: GatewaySocket, io: GatewayServer): void {
-  const userId = socket.data.userId;
-  const bad = (ack: unknown, message: string) =>
-    typeof ack === 'function' && ack({ ok: false, error: { code: 'INVALID_ARGUMENT', message } });
+/**
+ * Broadcasts after the ack has gone out (the ack is sent in the microtasks that follow the
+ * handler; this runs on the next turn), as in the pipeline, where the worker emits later.
+ */
+const afterAck = (emit: () => void) => void setImmediate(emit);
 
-  socket.on('conversation:create', (payload, ack) => {
-    const parsed = CLIENT_EVENTS['conversation:create'].payload.safeParse(payload);
-    if (!parsed.success) return void bad(ack, 'invalid payload');
-    const p = parsed.data;
-    const conversation: Conversation = {
-      id: randomUUID().replaceAll('-', ''),
-      type: p.type,
-      ...(p.type !== 'direct' ? { title: p.title } : {}),
-      createdBy: userId,
-      createdAt: new Date().toISOString(),
-      lastSeq: 0,
-      public: p.type !== 'direct' && Boolean(p.public),
-    };
-    const members = p.type === 'direct' ? [userId, p.peerId] : [userId, ...(p.memberIds ?? [])];
-    io.in(members.map(userRoom)).socketsJoin(conversationRoom(conversation.id));
-    ack({ ok: true, conversation });
-  });
+export function createRelayHandlers(io: GatewayServer): EventHandlers {
+  // Per node and process; a relay keeps no conversations, so seq only orders this node's sends.
+  let seq = 0;
+  const join = (userIds: string[], conversationId: string) => io.in(userIds.map(userRoom)).socketsJoin(conversationRoom(conversationId));
+  const leave = (userIds: string[], conversationId: string) => io.in(userIds.map(userRoom)).socketsLeave(conversationRoom(conversationId));
 
-  // Membership changes only move room subscriptions (nothing is stored), so the load
-  // generator can build the same population (large channels, channel posters) against a relay.
-  socket.on('conversation:addMembers', (payload, ack) => {
-    const parsed = CLIENT_EVENTS['conversation:addMembers'].payload.safeParse(payload);
-    if (!parsed.success) return void bad(ack, 'invalid payload');
-    const { conversationId, userIds } = parsed.data;
-    io.in(userIds.map(userRoom)).socketsJoin(conversationRoom(conversationId));
-    ack({ ok: true, added: userIds });
-  });
-  socket.on('conversation:setRole', (payload, ack) => {
-    if (!CLIENT_EVENTS['conversation:setRole'].payload.safeParse(payload).success) return void bad(ack, 'invalid payload');
-    ack({ ok: true });
-  });
-
-  socket.on('message:send', (payload, ack) => {
-    const parsed = CLIENT_EVENTS['message:send'].payload.safeParse(payload);
-    if (!parsed.success) return void bad(ack, 'invalid payload');
-    const p = parsed.data;
-    const message: Message = {
-      id: randomUUID().replaceAll('-', ''),
-      conversationId: p.conversationId,
-      seq: ++seq,
-      senderId: userId,
-      clientMsgId: p.clientMsgId,
-      kind: p.kind,
-      ...(p.text !== undefined ? { text: p.text } : {}),
-      createdAt: new Date().toISOString(),
-    };
-    ack({ ok: true, message, duplicate: false });
-    io.to(conversationRoom(p.conversationId)).emit('message:new', { message });
-  });
-
-  // Receipts fan out to the room as in the pipeline (without the watermark write), so both
-  // modes carry the same socket traffic for the same client behaviour.
-  for (const type of ['delivered', 'read'] as const) {
-    socket.on(`message:${type}`, (payload, ack) => {
-      const parsed = CLIENT_EVENTS[`message:${type}`].payload.safeParse(payload);
-      if (!parsed.success) return void bad(ack, 'invalid payload');
-      ack({ ok: true });
-      io.to(conversationRoom(parsed.data.conversationId)).emit('receipt', { ...parsed.data, userId, type });
-    });
-  }
-
-  for (const event of ['typing', 'conversation:leave'] as const) {
-    socket.on(event, (_payload: unknown, ack: unknown) => typeof ack === 'function' && ack({ ok: true }));
-  }
-  socket.on('conversation:sync', (_payload, ack) => typeof ack === 'function' && ack({ ok: true, messages: [], hasMore: false }));
+  return {
+    'conversation:create': async ({ userId }, p) => {
+      const conversation: Conversation = {
+        id: newId(),
+        type: p.type,
+        ...(p.type !== 'direct' ? { title: p.title } : {}),
+        createdBy: userId,
+        createdAt: new Date().toISOString(),
+        lastSeq: 0,
+        public: p.type !== 'direct' && Boolean(p.public),
+      };
+      join(p.type === 'direct' ? [userId, p.peerId] : [userId, ...(p.memberIds ?? [])], conversation.id);
+      return { conversation };
+    },
+    // Nothing is stored, so there is no conversation to find and join.
+    'conversation:join': async () => {
+      throw new AppError('NOT_FOUND', 'conversation not found (relay mode stores no conversations)');
+    },
+    'conversation:leave': async ({ userId }, p) => {
+      leave([userId], p.conversationId);
+      return {};
+    },
+    'conversation:addMembers': async (_ctx, p) => {
+      join(p.userIds, p.conversationId);
+      return { added: p.userIds };
+    },
+    'conversation:removeMember': async (_ctx, p) => {
+      leave([p.userId], p.conversationId);
+      return {};
+    },
+    'conversation:setRole': async () => ({}),
+    'message:send': async ({ userId }, p) => {
+      const message: Message = {
+        id: newId(),
+        conversationId: p.conversationId,
+        seq: ++seq,
+        senderId: userId,
+        clientMsgId: p.clientMsgId,
+        kind: p.kind,
+        ...(p.text !== undefined ? { text: p.text } : {}),
+        createdAt: new Date().toISOString(),
+      };
+      afterAck(() => io.to(conversationRoom(p.conversationId)).emit('message:new', { message }));
+      return { message, duplicate: false };
+    },
+    // Receipts fan out to the room as in the pipeline (without the watermark write), so both
+    // modes carry the same socket traffic for the same client behaviour.
+    'message:delivered': async ({ userId }, p) => {
+      afterAck(() => io.to(conversationRoom(p.conversationId)).emit('receipt', { ...p, userId, type: 'delivered' }));
+      return {};
+    },
+    'message:read': async ({ userId }, p) => {
+      afterAck(() => io.to(conversationRoom(p.conversationId)).emit('receipt', { ...p, userId, type: 'read' }));
+      return {};
+    },
+    'conversation:sync': async () => ({ messages: [], hasMore: false }),
+    typing: async () => ({}),
+  };
 }

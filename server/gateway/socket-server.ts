@@ -1,5 +1,7 @@
-// The Socket.IO side: origin check, handshake authentication and rate limit, room subscription
-// before the connection is announced, token expiry, and event handler registration.
+// The Socket.IO side, in two steps: createSocketServer builds the server on the shared HTTP
+// server with its Redis adapter and origin check (the domain's Realtime port needs it);
+// serveSockets then installs the handshake (rate limit, authentication, room subscription
+// before the connection is announced), token expiry and the event handlers.
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Server } from 'socket.io';
@@ -11,10 +13,9 @@ import { AppError, toAppError, toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Limiter } from '../messaging/ports.js';
 import type { Metrics } from '../metrics.js';
-import type { Store } from '../store/store.js';
 import { registerHandlers, type EventHandlers, type HandlerHooks } from './handlers.js';
 import { conversationRoom, userRoom } from './rooms.js';
-import type { GatewayServer, GatewaySocket } from './types.js';
+import type { GatewayServer } from './types.js';
 
 export interface SocketServerOptions {
   httpServer: HttpServer;
@@ -25,16 +26,18 @@ export interface SocketServerOptions {
   /** classic: one pattern subscription, every node hears every broadcast; sharded: SPUBLISH per room channel (Redis >= 7). */
   adapter?: 'classic' | 'sharded';
   corsOrigins: readonly string[];
+}
+
+export interface SocketServingOptions {
   verifyToken: TokenVerifier;
   maxConnectionsPerUser: number;
   limiter: Limiter;
-  store: Store;
+  /** The user's conversation ids: the rooms a socket joins before `connect` is announced. */
+  conversationIdsOf: (userId: string) => Promise<string[]>;
   logger: Logger;
   metrics: Metrics;
   handlers: EventHandlers;
   hooks: HandlerHooks;
-  /** Extra socket setup (e.g. relay mode replaces the handlers). */
-  onConnection?: (socket: GatewaySocket) => void;
 }
 
 /** Conversation rooms joined at connect; a user in more sees the most recent via sync/REST. */
@@ -54,8 +57,7 @@ export function originAllowed(origin: string | undefined, allowList: readonly st
 }
 
 export function createSocketServer(opts: SocketServerOptions): GatewayServer {
-  const log = opts.logger.child({ module: 'gateway' });
-  const io: GatewayServer = new Server(opts.httpServer, {
+  return new Server(opts.httpServer, {
     maxHttpBufferSize: LIMITS.frameMaxBytes,
     pingInterval: 25_000,
     pingTimeout: 20_000,
@@ -69,6 +71,11 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
           createShardedAdapter(opts.pub, opts.sub, { channelPrefix: opts.adapterKey, subscriptionMode: 'dynamic' })
         : createAdapter(opts.pub, opts.sub, { key: opts.adapterKey }),
   });
+}
+
+/** Starts serving clients on `io`: handshake, connection bookkeeping, the event handlers. */
+export function serveSockets(io: GatewayServer, opts: SocketServingOptions): void {
+  const log = opts.logger.child({ module: 'gateway' });
 
   // Sockets per user on this node (a per-node cap: cheap, and enough to stop one account from
   // exhausting a node; the handshake rate limit bounds the cluster-wide rate).
@@ -88,7 +95,7 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
       socket.data.connId = randomUUID();
       // Rooms are looked up before the connection is announced, so a client that has seen
       // `connect` is already subscribed to all its conversations.
-      const conversationIds = await opts.store.listConversationIds(identity.userId);
+      const conversationIds = await opts.conversationIdsOf(identity.userId);
       socket.join([userRoom(identity.userId), ...conversationIds.slice(0, MAX_ROOMS_PER_SOCKET).map(conversationRoom)]);
       next();
     } catch (err) {
@@ -129,9 +136,6 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
       socketLog.debug({ reason }, 'disconnected');
     });
 
-    if (opts.onConnection) opts.onConnection(socket);
-    else registerHandlers(socket, opts.handlers, socketLog, opts.hooks);
+    registerHandlers(socket, opts.handlers, socketLog, opts.hooks);
   });
-
-  return io;
 }

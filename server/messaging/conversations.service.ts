@@ -1,11 +1,16 @@
-// Conversation lifecycle and membership: create, join, leave, add, remove, set role.
-// Each change is stored, then written as a `system` message (delivered like any other), then
-// put in force for live delivery on every node before the caller acknowledges.
+// Conversations: lifecycle and membership (create, join, leave, add, remove, set role) and the
+// reads around them (the caller's list, the member list, the rooms a socket joins at connect).
+// Each change takes a `membership` rate-limit point before any store read, is stored, then
+// written as a `system` message (delivered like any other), then put in force for live
+// delivery on every node before the caller acknowledges.
 import { randomUUID } from 'node:crypto';
 import type {
   AddMembers,
   Conversation,
   ConversationCreate,
+  ConversationListItem,
+  ListConversationsResponse,
+  Member,
   Membership,
   Role,
   SetRole,
@@ -13,23 +18,42 @@ import type {
 } from '../../protocol/index.js';
 import { LIMITS } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
-import type { Store } from '../store/store.js';
-import type { DeliveryQueue, Realtime } from './ports.js';
-import { canAddMembers, canRemove, canSetRole } from './policy.js';
+import type { ConversationSummary, Store } from '../store/store.js';
+import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
+import { canAddMembers, canRemove, canSetRole, readPositionShown } from './policy.js';
 
 export interface ConversationDeps {
   store: Store;
   realtime: Realtime;
   delivery: DeliveryQueue;
+  limiter: Limiter;
   maxMembers?: number;
+}
+
+interface PageRequest {
+  limit?: number;
+  cursor?: string;
+}
+
+function toListItem(s: ConversationSummary): ConversationListItem {
+  return { ...s.conversation, role: s.role, unread: s.unread, ...(s.lastMessage ? { lastMessage: s.lastMessage } : {}) };
+}
+
+/** A member as `viewerId` sees it: `readSeq` only where the privacy rule shows it. */
+function toVisibleMember(m: Member & { readReceipts: boolean }, viewerId: string): Member {
+  const { readReceipts, readSeq, ...rest } = m;
+  const shown = readPositionShown(readReceipts, m.userId === viewerId);
+  return { ...rest, ...(shown && readSeq !== undefined ? { readSeq } : {}) };
 }
 
 /** Parsed payloads (the schemas have already run). */
 type Create = ConversationCreate & { title?: string };
 
 export function createConversationService(deps: ConversationDeps) {
-  const { store, realtime, delivery } = deps;
+  const { store, realtime, delivery, limiter } = deps;
   const maxMembers = deps.maxMembers ?? LIMITS.groupMaxMembers;
+  /** Every change takes its point first, before any store read. */
+  const change = (actorId: string) => limiter.consume('membership', actorId);
 
   /** Stores and enqueues a system message; returns the conversation with its new lastSeq. */
   async function announce(conversation: Conversation, system: SystemEvent): Promise<Conversation> {
@@ -66,6 +90,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function create(actorId: string, input: Create): Promise<Conversation> {
+    await change(actorId);
     requireQueue();
     if (input.type === 'direct') {
       if (input.peerId === actorId) throw new AppError('INVALID_ARGUMENT', 'peerId: cannot start a direct conversation with yourself', { field: 'peerId' });
@@ -102,6 +127,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function join(actorId: string, conversationId: string): Promise<{ conversation: Conversation; membership: Membership }> {
+    await change(actorId);
     requireQueue();
     const conversation = await store.getConversation(conversationId);
     if (!conversation) throw new AppError('NOT_FOUND', 'conversation not found');
@@ -119,6 +145,11 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function leave(actorId: string, conversationId: string): Promise<void> {
+    await change(actorId);
+    return leaveNow(actorId, conversationId);
+  }
+
+  async function leaveNow(actorId: string, conversationId: string): Promise<void> {
     requireQueue();
     const { conversation } = await requireMember(conversationId, actorId);
     if (conversation.type === 'direct') throw new AppError('FORBIDDEN', 'cannot leave a direct conversation');
@@ -129,6 +160,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function addMembers(actorId: string, input: AddMembers): Promise<string[]> {
+    await change(actorId);
     requireQueue();
     const { conversation, membership } = await requireMember(input.conversationId, actorId);
     if (!canAddMembers(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators add members');
@@ -144,8 +176,9 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function removeMember(actorId: string, conversationId: string, userId: string): Promise<void> {
+    await change(actorId);
     requireQueue();
-    if (userId === actorId) return leave(actorId, conversationId);
+    if (userId === actorId) return leaveNow(actorId, conversationId);
     const { conversation, membership } = await requireMember(conversationId, actorId);
     const target = await store.getMembership(conversationId, userId);
     if (!target) throw new AppError('NOT_FOUND', 'user is not a member');
@@ -158,6 +191,7 @@ export function createConversationService(deps: ConversationDeps) {
   }
 
   async function setRole(actorId: string, input: SetRole): Promise<void> {
+    await change(actorId);
     requireQueue();
     const { conversation, membership } = await requireMember(input.conversationId, actorId);
     if (input.userId === actorId) throw new AppError('FORBIDDEN', 'cannot change your own role');
@@ -171,7 +205,27 @@ export function createConversationService(deps: ConversationDeps) {
     realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'role', userIds: [input.userId] } });
   }
 
-  return { create, join, leave, addMembers, removeMember, setRole, requireMember };
+  /** The caller's conversations, most recently active first (§6). */
+  async function list(userId: string, page: PageRequest): Promise<ListConversationsResponse> {
+    await limiter.consume('read', userId);
+    const result = await store.listConversations(userId, { limit: page.limit ?? LIMITS.pageDefault, ...(page.cursor ? { cursor: page.cursor } : {}) });
+    return { conversations: result.items.map(toListItem), ...(result.nextCursor ? { nextCursor: result.nextCursor } : {}) };
+  }
+
+  /** Current members as the caller may see them; callers outside get requireMember's answer. */
+  async function listMembers(userId: string, conversationId: string, page: PageRequest): Promise<{ members: Member[]; nextCursor?: string }> {
+    await limiter.consume('read', userId);
+    await requireMember(conversationId, userId);
+    const result = await store.listMembers(conversationId, { limit: page.limit ?? LIMITS.pageDefault, ...(page.cursor ? { cursor: page.cursor } : {}) });
+    return { members: result.items.map((m) => toVisibleMember(m, userId)), ...(result.nextCursor ? { nextCursor: result.nextCursor } : {}) };
+  }
+
+  /** Ids of the user's conversations: the rooms a socket joins before `connect` is announced. */
+  function conversationIdsOf(userId: string): Promise<string[]> {
+    return store.listConversationIds(userId);
+  }
+
+  return { create, join, leave, addMembers, removeMember, setRole, requireMember, list, listMembers, conversationIdsOf };
 }
 
 export type ConversationService = ReturnType<typeof createConversationService>;

@@ -1,12 +1,12 @@
 // Sending, reading and acknowledging messages. The socket handlers and the REST routers call
 // exactly these functions, so a send over REST and over a socket is the same code.
-import type { HistoryResponse, Message, MessageBody } from '../../protocol/index.js';
+import type { HistoryResponse, Message, MessageBody, Settings } from '../../protocol/index.js';
 import { LIMITS } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { Period, Store, WatermarkType } from '../store/store.js';
 import type { ConversationService } from './conversations.service.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
-import { canPost } from './policy.js';
+import { canPost, readPositionShown } from './policy.js';
 import type { SendPipeline } from './send-pipeline.js';
 import type { WatermarkBatcher } from './watermarks.js';
 
@@ -45,10 +45,10 @@ export function createMessageService(deps: MessageDeps) {
    * enqueue delivery → return. Resolves only when the message is stored and its job enqueued.
    */
   async function send(senderId: string, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    await limiter.consume('send', senderId);
     if (input.attachment) checkAttachmentHost(input.attachment.url);
     const { conversation, membership } = await conversations.requireMember(input.conversationId, senderId);
     if (!canPost(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators post in a channel');
-    await limiter.consume('send', senderId);
     // Refuse before storing when the queue is unreachable, so a failed send leaves nothing
     // half-done (stored but never delivered). The client retries with the same clientMsgId.
     if (!delivery.available()) throw new AppError('UNAVAILABLE', 'delivery queue is unavailable, retry later');
@@ -70,6 +70,7 @@ export function createMessageService(deps: MessageDeps) {
 
   /** Messages after `afterSeq`, oldest first, for a client catching up after a reconnect. */
   async function sync(userId: string, input: { conversationId: string; afterSeq: number; limit?: number }) {
+    await limiter.consume('read', userId);
     const limit = input.limit ?? LIMITS.syncDefault;
     const periods = await visiblePeriods(input.conversationId, userId);
     const page = await store.pageMessages({ conversationId: input.conversationId, periods, after: input.afterSeq, limit: limit + 1 });
@@ -81,6 +82,7 @@ export function createMessageService(deps: MessageDeps) {
     userId: string,
     input: { conversationId: string; before?: number; after?: number; limit?: number },
   ): Promise<HistoryResponse> {
+    await limiter.consume('read', userId);
     const limit = input.limit ?? LIMITS.pageDefault;
     const periods = await visiblePeriods(input.conversationId, userId);
     if (input.after !== undefined) {
@@ -100,11 +102,12 @@ export function createMessageService(deps: MessageDeps) {
 
   /** Moves a delivered/read watermark forward and tells the room when it moved. */
   async function acknowledge(userId: string, type: WatermarkType, input: { conversationId: string; seq: number }): Promise<void> {
-    await conversations.requireMember(input.conversationId, userId);
     await limiter.consume('receipt', userId);
+    await conversations.requireMember(input.conversationId, userId);
     const moved = await watermarks.advance([{ conversationId: input.conversationId, userId, type, seq: input.seq }]);
     if (!moved[0]) return;
-    if (type === 'read' && !(await watermarks.readReceiptsOn(userId))) return;
+    // The receipt goes to the room, i.e. to others: the privacy rule decides.
+    if (type === 'read' && !readPositionShown(await watermarks.readReceiptsOn(userId), false)) return;
     realtime.receipt({ conversationId: input.conversationId, userId, type, seq: input.seq });
   }
 
@@ -114,12 +117,16 @@ export function createMessageService(deps: MessageDeps) {
     realtime.typing({ conversationId: input.conversationId, userId, typing: input.typing });
   }
 
+  async function settings(userId: string): Promise<Settings> {
+    return { readReceipts: await store.getReadReceipts(userId) };
+  }
+
   async function setReadReceipts(userId: string, on: boolean): Promise<void> {
     await store.setReadReceipts(userId, on);
     watermarks.forgetSettings(userId);
   }
 
-  return { send, sync, history, acknowledge, typing, setReadReceipts };
+  return { send, sync, history, acknowledge, typing, settings, setReadReceipts };
 }
 
 export type MessageService = ReturnType<typeof createMessageService>;

@@ -24,3 +24,11 @@ export function canSetRole(type: ConversationType, actor: Role, target: Role, ro
   if (actor === 'owner') return true;
   return actor === 'admin' && RANK[target] < RANK.admin && RANK[role] < RANK.admin;
 }
+
+/**
+ * Read-receipt privacy (§3): a member's read position (`readSeq`, `read` receipts) is shown to
+ * others only when they share read receipts, and always to themselves.
+ */
+export function readPositionShown(sharesReadReceipts: boolean, viewerIsOwner: boolean): boolean {
+  return sharesReadReceipts || viewerIsOwner;
+}

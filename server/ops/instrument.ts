@@ -1,12 +1,9 @@
-// Metrics and logs that wrap components from the outside, so the store adapters, the queue
-// and the domain stay free of prom-client: store operation latency, queue depth gauges read on
-// scrape, job processing latency, and one debug line per accepted send linking the
-// connection's correlation id to the message and its delivery job.
+// Metrics that observe components from the outside, so the store adapters, the queue and the
+// domain stay free of prom-client: store operation latency, queue depth gauges read on scrape,
+// job processing latency, socket event results and REST requests.
 import client from 'prom-client';
 import type { Queue, Worker } from 'bullmq';
 import type { RequestHandler } from 'express';
-import { jobIdFor } from '../delivery/queue.js';
-import type { EventHandlers } from '../gateway/handlers.js';
 import type { Metrics } from '../metrics.js';
 import { InvalidArgumentStoreError, NotFoundStoreError, StoreUnavailableError, type Store } from '../store/store.js';
 
@@ -142,30 +139,14 @@ export function instrumentWorker(metrics: Metrics, worker: Worker): void {
 }
 
 /**
- * Adds one debug line per accepted `message:send` on the connection's logger (which carries
- * `connId`), naming the message and its delivery job, so a send can be followed from the
- * socket to the worker's `delivered` line. Never the text.
+ * The socket events' result hook: `events_total{event,code}`, `event_duration_seconds{event}`
+ * and accepted sends, counted where each event's result is observed (gateway/handlers.ts).
  */
-export function logAcceptedSends(handlers: EventHandlers): EventHandlers {
-  const send = handlers['message:send'];
-  return {
-    ...handlers,
-    'message:send': async (ctx, payload) => {
-      const result = await send(ctx, payload);
-      const { message } = result;
-      ctx.log.debug(
-        {
-          event: 'message:send',
-          messageId: message.id,
-          jobId: jobIdFor(message.id),
-          conversationId: message.conversationId,
-          seq: message.seq,
-          duplicate: result.duplicate,
-        },
-        'message accepted',
-      );
-      return result;
-    },
+export function observeEvents(metrics: Metrics): (event: string, code: string, seconds: number) => void {
+  return (event, code, seconds) => {
+    metrics.events.inc({ event, code });
+    metrics.eventSeconds.observe({ event }, seconds);
+    if (event === 'message:send' && code === 'OK') metrics.sendsAccepted.inc();
   };
 }
 

@@ -1,36 +1,22 @@
-// GET /v1/conversations, /v1/conversations/:id and /v1/conversations/:id/members (§6).
-// Membership checks go through the domain's requireMember, so REST and sockets answer a
-// non-member the same way: 404 for a private conversation (existence does not leak), 403 for a
-// public one (anyone may learn it exists and join it).
+// GET /v1/conversations, /v1/conversations/:id and /v1/conversations/:id/members (§6). Every
+// read goes through the domain, so REST and sockets answer a non-member the same way (404 for a
+// private conversation, existence does not leak; 403 for a public one) and the read-receipt
+// privacy rule is applied in one place.
 import { Router } from 'express';
+import type { z } from 'zod';
 import {
   ConversationParamsSchema,
-  LIMITS,
   ListConversationsQuerySchema,
   ListMembersQuerySchema,
-  type ConversationListItem,
   type GetConversationResponseSchema,
   type ListConversationsResponse,
   type ListMembersResponseSchema,
-  type Member,
 } from '../../protocol/index.js';
-import type { z } from 'zod';
 import { AppError } from '../errors.js';
-import { InvalidArgumentStoreError, type ConversationSummary } from '../store/store.js';
+import { InvalidArgumentStoreError } from '../store/store.js';
 import { identityOf } from './auth.middleware.js';
 import type { RestDeps } from './deps.js';
-import { NoQuerySchema, parse, rateLimit } from './validate.js';
-
-export function toListItem(s: ConversationSummary): ConversationListItem {
-  return { ...s.conversation, role: s.role, unread: s.unread, ...(s.lastMessage ? { lastMessage: s.lastMessage } : {}) };
-}
-
-/** A member as another member sees it: `readSeq` only when its owner shares read receipts. */
-export function toVisibleMember(m: Member & { readReceipts: boolean }, viewerId: string): Member {
-  const { readReceipts, readSeq, ...rest } = m;
-  const shown = readReceipts || m.userId === viewerId;
-  return { ...rest, ...(shown && readSeq !== undefined ? { readSeq } : {}) };
-}
+import { NoQuerySchema, parse } from './validate.js';
 
 /** Store cursors are opaque; a malformed one is the client's query parameter that is wrong. */
 async function withCursor<T>(work: () => Promise<T>): Promise<T> {
@@ -46,18 +32,10 @@ async function withCursor<T>(work: () => Promise<T>): Promise<T> {
 export function createConversationsRouter(deps: RestDeps): Router {
   const router = Router();
   const { conversations } = deps.messaging;
-  const read = rateLimit(deps.limiter, 'read');
 
-  router.get('/conversations', read, async (req, res) => {
+  router.get('/conversations', async (req, res) => {
     const q = parse(ListConversationsQuerySchema, req.query, 'query');
-    const { userId } = identityOf(res);
-    const page = await withCursor(() =>
-      deps.store.listConversations(userId, { limit: q.limit ?? LIMITS.pageDefault, ...(q.cursor ? { cursor: q.cursor } : {}) }),
-    );
-    const body: ListConversationsResponse = {
-      conversations: page.items.map(toListItem),
-      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-    };
+    const body: ListConversationsResponse = await withCursor(() => conversations.list(identityOf(res).userId, q));
     res.set('Cache-Control', 'private, no-store').json(body);
   });
 
@@ -68,18 +46,10 @@ export function createConversationsRouter(deps: RestDeps): Router {
     res.set('Cache-Control', 'private, no-store').json(body);
   });
 
-  router.get('/conversations/:id/members', read, async (req, res) => {
+  router.get('/conversations/:id/members', async (req, res) => {
     const { id } = parse(ConversationParamsSchema, req.params, 'params');
     const q = parse(ListMembersQuerySchema, req.query, 'query');
-    const { userId } = identityOf(res);
-    await conversations.requireMember(id, userId);
-    const page = await withCursor(() =>
-      deps.store.listMembers(id, { limit: q.limit ?? LIMITS.pageDefault, ...(q.cursor ? { cursor: q.cursor } : {}) }),
-    );
-    const body: z.infer<typeof ListMembersResponseSchema> = {
-      members: page.items.map((m) => toVisibleMember(m, userId)),
-      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-    };
+    const body: z.infer<typeof ListMembersResponseSchema> = await withCursor(() => conversations.listMembers(identityOf(res).userId, id, q));
     res.set('Cache-Control', 'private, no-store').json(body);
   });
 

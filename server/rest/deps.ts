@@ -4,7 +4,6 @@ import type { Logger } from '../logger.js';
 import type { Messaging } from '../messaging/index.js';
 import type { Limiter } from '../messaging/ports.js';
 import type { Metrics } from '../metrics.js';
-import type { Store } from '../store/store.js';
 import type { Queue } from 'bullmq';
 
 /** What the REST routers need; built by app.ts. */
@@ -13,7 +12,6 @@ export interface RestDeps {
   logger: Logger;
   verifyToken: TokenVerifier;
   messaging: Messaging;
-  store: Store;
   limiter: Limiter;
   metrics: Metrics;
   /** Delivery and dead-letter queues, for the admin routes. */

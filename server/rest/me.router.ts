@@ -11,7 +11,7 @@ export function createMeRouter(deps: RestDeps): Router {
 
   router.get('/me/settings', async (req, res) => {
     parse(NoQuerySchema, req.query, 'query');
-    const body: Settings = { readReceipts: await deps.store.getReadReceipts(identityOf(res).userId) };
+    const body: Settings = await deps.messaging.messages.settings(identityOf(res).userId);
     res.set('Cache-Control', 'private, no-store').json(body);
   });
 

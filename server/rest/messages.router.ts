@@ -15,7 +15,7 @@ import {
 } from '../../protocol/index.js';
 import { identityOf } from './auth.middleware.js';
 import type { RestDeps } from './deps.js';
-import { NoQuerySchema, parse, rateLimit } from './validate.js';
+import { NoQuerySchema, parse } from './validate.js';
 
 /**
  * Messages are immutable, so a page is identified by its bounds, its size and its cursors; the
@@ -39,7 +39,7 @@ export function createMessagesRouter(deps: RestDeps): Router {
   const router = Router();
   const { messages } = deps.messaging;
 
-  router.get('/conversations/:id/messages', rateLimit(deps.limiter, 'read'), async (req, res) => {
+  router.get('/conversations/:id/messages', async (req, res) => {
     const { id } = parse(ConversationParamsSchema, req.params, 'params');
     const q = parse(HistoryQuerySchema, req.query, 'query');
     const page = await messages.history(identityOf(res).userId, { conversationId: id, ...q });

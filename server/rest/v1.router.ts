@@ -4,7 +4,7 @@
 import { Router } from 'express';
 import type { RestDeps } from './deps.js';
 import { requireAuth } from './auth.middleware.js';
-import { createAdminDlqRouter } from './admin-dlq.router.js';
+import { createAdminDlqRouter } from '../ops/admin-dlq.router.js';
 import { createConversationsRouter } from './conversations.router.js';
 import { createMeRouter } from './me.router.js';
 import { createMessagesRouter } from './messages.router.js';

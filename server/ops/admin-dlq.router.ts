@@ -14,10 +14,10 @@ import {
 } from '../../protocol/index.js';
 import { deliveryJobOptions, JOB_NAME } from '../delivery/queue.js';
 import type { DeadLetter } from '../delivery/worker.js';
-import { AppError } from '../errors.js';
-import { requireAdmin } from './auth.middleware.js';
-import type { RestDeps } from './deps.js';
-import { NoQuerySchema, parse } from './validate.js';
+import { AppError, DependencyUnavailableError } from '../errors.js';
+import { requireAdmin } from '../rest/auth.middleware.js';
+import type { RestDeps } from '../rest/deps.js';
+import { NoQuerySchema, parse } from '../rest/validate.js';
 
 type DlqJob = z.infer<typeof DlqJobSchema>;
 
@@ -41,6 +41,13 @@ function toDlqJob(job: Job<DeadLetter>): DlqJob {
   };
 }
 
+/** Any failure of a queue call here is Redis not answering: 503, retry later. */
+function fromRedis<T>(work: Promise<T>): Promise<T> {
+  return work.catch((err: unknown) => {
+    throw new DependencyUnavailableError('redis', 'the dead-letter queue did not answer', { cause: err });
+  });
+}
+
 export function createAdminDlqRouter(deps: RestDeps): Router {
   const router = Router();
   const { delivery, deadLetter } = deps.queues;
@@ -51,10 +58,9 @@ export function createAdminDlqRouter(deps: RestDeps): Router {
     const q = parse(DlqQuerySchema, req.query, 'query');
     const limit = q.limit ?? LIMITS.pageDefault;
     const offset = q.offset ?? 0;
-    const [jobs, total] = await Promise.all([
-      deadLetter.getJobs(['waiting'], offset, offset + limit - 1, true) as Promise<Job<DeadLetter>[]>,
-      deadLetter.getWaitingCount(),
-    ]);
+    const [jobs, total] = await fromRedis(
+      Promise.all([deadLetter.getJobs(['waiting'], offset, offset + limit - 1, true) as Promise<Job<DeadLetter>[]>, deadLetter.getWaitingCount()]),
+    );
     const body: z.infer<typeof DlqResponseSchema> = { jobs: jobs.filter(Boolean).map(toDlqJob), total };
     res.set('Cache-Control', 'no-store').json(body);
   });
@@ -66,14 +72,16 @@ export function createAdminDlqRouter(deps: RestDeps): Router {
   router.post('/admin/dlq/:jobId/retry', async (req, res) => {
     const { jobId } = parse(DlqParamsSchema, req.params, 'params');
     parse(NoQuerySchema, req.query, 'query');
-    const job = (await deadLetter.getJob(jobId)) as Job<DeadLetter> | undefined;
+    const job = (await fromRedis(deadLetter.getJob(jobId))) as Job<DeadLetter> | undefined;
     if (!job) throw new AppError('NOT_FOUND', 'dead-letter job not found');
     const replayedAs = `replay-${jobId}`;
-    await delivery.add(JOB_NAME, job.data.data, { ...jobOptions, jobId: replayedAs });
-    await job.remove().catch(async (err: unknown) => {
-      // Removed concurrently by another retry of the same dead letter: that is fine.
-      if (await deadLetter.getJob(jobId)) throw err;
-    });
+    await fromRedis(delivery.add(JOB_NAME, job.data.data, { ...jobOptions, jobId: replayedAs }));
+    await fromRedis(
+      job.remove().catch(async (err: unknown) => {
+        // Removed concurrently by another retry of the same dead letter: that is fine.
+        if (await deadLetter.getJob(jobId)) throw err;
+      }),
+    );
     const body: z.infer<typeof DlqRetryResponseSchema> = { jobId, replayedAs };
     res.json(body);
   });
