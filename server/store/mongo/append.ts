@@ -4,7 +4,7 @@
 import { Types } from 'mongoose';
 import { clientKey, firstOccurrences } from '../shared.js';
 import { NotFoundStoreError, type AppendResult, type NewMessage } from '../store.js';
-import { isDuplicateKey } from './connection.js';
+import { duplicatePositions, isDuplicateKey } from './errors.js';
 import { parseId, toMessage } from './mappers.js';
 import type { MessageDoc, Models } from './models.js';
 
@@ -163,20 +163,14 @@ export async function appendMany(models: Models, inputs: NewMessage[]): Promise<
  * duplicate key. MongoDB reports those per document (`writeErrors`) and stores the rest; a
  * server that rejects the whole batch with one duplicate-key error and no per-document detail
  * (jongodb, see JONGODB.md) gets every position back, and `insertOrResolve` sorts them out
- * (a document that did land is recognised by its own `_id`).
+ * (a document that did land is recognised by its own `_id`). A write-concern error, also one
+ * reported beside the duplicates, throws: what landed is not durable and must not be acked.
  */
 async function insertBatch(models: Models, docs: MessageDoc[]): Promise<Set<number>> {
   try {
     await models.Message.collection.insertMany(docs, { ordered: false });
     return new Set();
   } catch (err) {
-    const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
-    if (Array.isArray(writeErrors) && writeErrors.length > 0) {
-      const list = writeErrors as { index: number; code?: number; err?: { code?: number } }[];
-      if (list.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
-      return new Set(list.map((w) => w.index));
-    }
-    if (isDuplicateKey(err)) return new Set(docs.map((_, n) => n));
-    throw err;
+    return duplicatePositions(err) ?? new Set(docs.map((_, n) => n));
   }
 }

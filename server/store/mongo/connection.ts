@@ -1,79 +1,35 @@
 // Connection plumbing of the MongoDB adapter: one dedicated mongoose connection per store (never
 // the global default one, so several stores live in one process), fail-fast server selection,
-// and the one place that decides which errors mean "database unavailable".
+// an overall deadline per operation, and the durability every write and read asks for.
+// Which errors mean "database unavailable" is errors.ts.
 import mongoose, { type Connection, type ConnectOptions } from 'mongoose';
-import { InvalidArgumentStoreError, StoreUnavailableError } from '../store.js';
+import { StoreUnavailableError } from '../store.js';
+import { toStoreError } from './errors.js';
 
 export const MONGO_DEFAULTS = Object.freeze({
   serverSelectionTimeoutMs: 2_000, // 2 s: an unreachable database fails fast (readyz, UNAVAILABLE)
   connectTimeoutMs: 2_000, // 2 s: TCP/TLS handshake with a reachable host
+  // 5 s: the whole of one operation (selection, write, waiting for the majority). A lagging
+  // majority then fails sends with UNAVAILABLE (appends are idempotent, clients retry) instead of
+  // stalling every send on the node behind the in-flight batches.
+  operationTimeoutMs: 5_000,
 });
 
-// Server error codes that mean "try again later": host/network trouble, elections and
-// step-downs, shutdowns, timeouts. Everything else (duplicate key, bad value) is ours to handle.
-const UNAVAILABLE_CODES = new Set([
-  6, // HostUnreachable
-  7, // HostNotFound
-  50, // MaxTimeMSExpired
-  89, // NetworkTimeout
-  91, // ShutdownInProgress
-  189, // PrimarySteppedDown
-  262, // ExceededTimeLimit
-  9001, // SocketException
-  10107, // NotWritablePrimary
-  11600, // InterruptedAtShutdown
-  11602, // InterruptedDueToReplStateChange
-  13435, // NotPrimaryNoSecondaryOk
-  13436, // NotPrimaryOrSecondary
-]);
-// Driver-side failures: no server selectable, broken socket, pool cleared, client closed.
-const UNAVAILABLE_NAMES = new Set([
-  'MongoServerSelectionError',
-  'MongooseServerSelectionError',
-  'MongoNetworkError',
-  'MongoNetworkTimeoutError',
-  'MongoNotConnectedError',
-  'MongoTopologyClosedError',
-  'MongoPoolClearedError',
-  'MongoWaitQueueTimeoutError',
-]);
-const UNAVAILABLE_LABELS = ['RetryableWriteError', 'ResetPool', 'SystemOverloadedError'];
-
-export function isUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err instanceof StoreUnavailableError) return true;
-  if (UNAVAILABLE_NAMES.has(err.name)) return true;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'number' && UNAVAILABLE_CODES.has(code)) return true;
-  const labels = (err as { errorLabels?: unknown; hasErrorLabel?: (l: string) => boolean }).hasErrorLabel;
-  if (typeof labels === 'function' && UNAVAILABLE_LABELS.some((l) => labels.call(err, l))) return true;
-  return err.cause !== undefined && isUnavailable(err.cause);
-}
-
-/** Duplicate key on a unique index. */
-export function isDuplicateKey(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 11000;
-}
-
 /**
- * Turns a connection-level failure into StoreUnavailableError and a value mongoose could not cast
- * (an object where an id string belongs: what `sanitizeFilter` turns `{ $ne: … }` into) into
- * InvalidArgumentStoreError; anything else passes through as the bug it is.
+ * "Ack after durable store": a write is acknowledged once a majority of the replica set has it in
+ * its journal, so a failover cannot roll back an acknowledged message or a handed-out seq. Set
+ * here rather than left to the URL or the cluster default (w:1 on a primary–secondary–arbiter set,
+ * or after `setDefaultRWConcern`); options given to the client override the URL's.
  */
-export function toStoreError(err: unknown): unknown {
-  if (err instanceof StoreUnavailableError || err instanceof InvalidArgumentStoreError) return err;
-  if (isUnavailable(err)) {
-    return new StoreUnavailableError(`mongodb unavailable: ${(err as Error).message}`, { cause: err });
-  }
-  if (err instanceof mongoose.Error.CastError) {
-    return new InvalidArgumentStoreError(`invalid value for ${err.path}`, { cause: err });
-  }
-  return err;
-}
+export const WRITE_CONCERN = Object.freeze({ w: 'majority' as const, journal: true });
+/** Reads see only majority-committed data, so sync never returns a message that later rolls back. */
+export const READ_CONCERN = Object.freeze({ level: 'majority' as const });
 
 export interface MongoConnectionOptions {
   url: string;
   serverSelectionTimeoutMs?: number;
+  /** Deadline of one operation (the driver's `timeoutMS`). */
+  operationTimeoutMs?: number;
 }
 
 /**
@@ -95,6 +51,12 @@ export class MongoConnection {
     this.options = {
       serverSelectionTimeoutMS: selection,
       connectTimeoutMS: Math.min(selection, MONGO_DEFAULTS.connectTimeoutMs),
+      timeoutMS: opts.operationTimeoutMs ?? MONGO_DEFAULTS.operationTimeoutMs,
+      // The URL's own keys (w, journal, readConcernLevel): an options object of another shape
+      // (`writeConcern: {…}`) would lose to `journal=false` or `readConcernLevel=local` in the URL.
+      w: WRITE_CONCERN.w,
+      journal: WRITE_CONCERN.journal,
+      readConcernLevel: READ_CONCERN.level,
       // Without a connection, fail now (UNAVAILABLE) rather than queue operations in memory.
       bufferCommands: false,
       autoIndex: false,
@@ -137,6 +99,23 @@ export class MongoConnection {
       return await fn();
     } catch (err) {
       throw toStoreError(err);
+    }
+  }
+
+  /**
+   * The write and read concern the client applies to every operation, as the driver resolved
+   * them from the URL and our options: `init()` refuses to start unless they are the ones above.
+   */
+  durability(): { w: unknown; journal: unknown; readConcern: unknown } {
+    const client = this.conn.getClient();
+    return { w: client.writeConcern?.w, journal: client.writeConcern?.journal, readConcern: client.readConcern?.level };
+  }
+
+  /** Throws unless writes wait for a journaled majority and reads are majority reads. */
+  assertDurable(): void {
+    const d = this.durability();
+    if (d.w !== WRITE_CONCERN.w || d.journal !== WRITE_CONCERN.journal || d.readConcern !== READ_CONCERN.level) {
+      throw new Error(`mongodb: effective write/read concern ${JSON.stringify(d)} is weaker than w:majority, j:true, readConcern majority`);
     }
   }
 

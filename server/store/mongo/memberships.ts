@@ -5,7 +5,7 @@ import { Types } from 'mongoose';
 import type { Member, Role } from '../../../protocol/index.js';
 import { membersCursor, uniqueMembers } from '../shared.js';
 import { NotFoundStoreError, type Page, type WatermarkUpdate } from '../store.js';
-import { isDuplicateKey } from './connection.js';
+import { duplicatePositions, isDuplicateKey } from './errors.js';
 import { assertUserIds, parseId, toMember } from './mappers.js';
 import { op, type MembershipDoc, type Models } from './models.js';
 
@@ -51,11 +51,8 @@ export async function addMembers(models: Models, conversationId: string, members
     await models.Membership.collection.insertMany(docs, { ordered: false });
     docs.forEach((d) => added.add(d.userId));
   } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    const writeErrors = (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors;
-    if (Array.isArray(writeErrors) && writeErrors.length > 0) {
-      if (writeErrors.some((w) => w.code !== undefined && w.code !== 11000)) throw err;
-      const failed = new Set(writeErrors.map((w) => w.index));
+    const failed = duplicatePositions(err);
+    if (failed) {
       docs.forEach((d, n) => failed.has(n) || added.add(d.userId));
     } else {
       // No per-document detail (jongodb rejects the whole batch, see JONGODB.md): one by one.

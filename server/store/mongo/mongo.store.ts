@@ -19,7 +19,8 @@ import {
   type WatermarkUpdate,
 } from '../store.js';
 import { appendMany, appendOne } from './append.js';
-import { isDuplicateKey, MongoConnection, type MongoConnectionOptions } from './connection.js';
+import { MongoConnection, type MongoConnectionOptions } from './connection.js';
+import { isDuplicateKey } from './errors.js';
 import { listConversations, seqFilter } from './inbox.js';
 import { parseId, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
 import * as memberships from './memberships.js';
@@ -37,11 +38,20 @@ export class MongoStore implements Store {
     this.m = createModels(this.db.conn);
   }
 
-  /** Builds the indexes (createIndexes is idempotent, so concurrent nodes starting is fine). */
+  /**
+   * Checks that writes and reads get majority durability (see connection.ts), then builds the
+   * indexes (createIndexes is idempotent, so concurrent nodes starting is fine).
+   */
   init(): Promise<void> {
     return this.db.run(async () => {
+      this.db.assertDurable();
       for (const model of Object.values(this.m)) await model.createIndexes();
     });
+  }
+
+  /** The write and read concern every operation of this store uses (for tests and start-up logs). */
+  durability(): ReturnType<MongoConnection['durability']> {
+    return this.db.durability();
   }
 
   ping(): Promise<void> {

@@ -1,0 +1,128 @@
+// MongoDB adapter: durability settings and what a sick server looks like to the store (#14 items
+// 2, 3 and 5). A small TCP proxy sits between the store and the test server and can swallow or
+// cut the `insert` command, so the real driver runs its real failure paths — the operation
+// deadline (`timeoutMS`) expiring inside `insertMany`, a connection dropped mid-batch — and the
+// store must answer StoreUnavailableError (UNAVAILABLE: clients retry, appends are idempotent),
+// not the INTERNAL an unrecognised wrapped error would become.
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshMongoUrl } from '../../test/support/env.js';
+import { StoreUnavailableError, type NewMessage } from '../store.js';
+import { MongoStore } from './mongo.store.js';
+
+type Mode = 'pass' | 'swallow-insert' | 'cut-insert';
+
+/** A proxy that forwards MongoDB wire messages and can misbehave on the `insert` command. */
+async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const state = { mode: 'pass' as Mode };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    upstream.on('data', (d) => client.write(d));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+    let buf = Buffer.alloc(0);
+    client.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4 && buf.readInt32LE(0) <= buf.length) {
+        const msg = buf.subarray(0, buf.readInt32LE(0));
+        buf = buf.subarray(msg.length);
+        if (state.mode !== 'pass' && commandOf(msg) === 'insert') {
+          if (state.mode === 'cut-insert') end();
+          continue; // swallowed: the driver waits until its deadline
+        }
+        upstream.write(msg);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get mode() {
+      return state.mode;
+    },
+    set mode(m: Mode) {
+      state.mode = m;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The command name of an OP_MSG (opcode 2013) whose first section is the body (kind 0). */
+function commandOf(msg: Buffer): string | undefined {
+  if (msg.length < 27 || msg.readInt32LE(12) !== 2013 || msg[20] !== 0) return undefined;
+  const nameStart = 26; // 21: BSON doc (4-byte length), 25: first element's type byte
+  return msg.toString('utf8', nameStart, msg.indexOf(0, nameStart));
+}
+
+const text = (conversationId: string, senderId: string, clientMsgId: string): NewMessage => ({ conversationId, senderId, clientMsgId, kind: 'text', text: clientMsgId });
+
+describe('MongoStore durability settings', () => {
+  it('writes with w:majority, j:true and reads majority, whatever the URL asks for', async () => {
+    const url = new URL(freshMongoUrl());
+    url.search = '?w=1&journal=false&readConcernLevel=local';
+    const store = new MongoStore({ url: url.toString() });
+    try {
+      await store.init(); // init refuses a weaker effective setting
+      expect(store.durability()).toEqual({ w: 'majority', journal: true, readConcern: 'majority' });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('MongoStore through a misbehaving connection', () => {
+  const target = new URL(freshMongoUrl());
+  let proxy: Awaited<ReturnType<typeof startWireProxy>>;
+  let store: MongoStore;
+  const owner = `o-${randomBytes(4).toString('hex')}`;
+  let conversationId: string;
+
+  beforeAll(async () => {
+    proxy = await startWireProxy(target);
+    const url = new URL(target);
+    url.host = `127.0.0.1:${proxy.port}`;
+    store = new MongoStore({ url: url.toString(), operationTimeoutMs: 700 });
+    await store.init();
+    ({ conversation: { id: conversationId } } = await store.createConversation({
+      type: 'group', createdBy: owner, public: false, members: [{ userId: owner, role: 'owner' }],
+    }));
+  });
+  afterAll(async () => {
+    await store?.close();
+    await proxy?.close();
+  });
+
+  it('an insert past the operation deadline is UNAVAILABLE, single and batched, and the store recovers', async () => {
+    proxy.mode = 'swallow-insert';
+    const started = Date.now();
+    await expect(store.appendMessage(text(conversationId, owner, 'late-1'))).rejects.toBeInstanceOf(StoreUnavailableError);
+    // insertMany: the driver wraps the timeout in MongoBulkWriteError.
+    await expect(store.appendMessages([text(conversationId, owner, 'late-2'), text(conversationId, owner, 'late-3')])).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    proxy.mode = 'pass';
+    const again = await store.appendMessages([text(conversationId, owner, 'late-2'), text(conversationId, owner, 'late-3')]);
+    expect(again.map((r) => r.duplicate)).toEqual([false, false]);
+  });
+
+  it('a connection cut during a batch insert is UNAVAILABLE, and a retry stores each message once', async () => {
+    proxy.mode = 'cut-insert';
+    const batch = [text(conversationId, owner, 'cut-1'), text(conversationId, owner, 'cut-2')];
+    await expect(store.appendMessages(batch)).rejects.toBeInstanceOf(StoreUnavailableError);
+    proxy.mode = 'pass';
+    const again = await store.appendMessages(batch);
+    expect(new Set(again.map((r) => r.message.clientMsgId))).toEqual(new Set(['cut-1', 'cut-2']));
+    const stored = await store.pageMessages({ conversationId, periods: [{ afterSeq: 0, untilSeq: null }], limit: 50 });
+    expect(stored.filter((m) => m.clientMsgId.startsWith('cut-'))).toHaveLength(2);
+  });
+});
