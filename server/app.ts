@@ -8,9 +8,11 @@ import type { Config } from './config.js';
 import { createDeliveryQueue, type DeliveryQueues } from './delivery/queue.js';
 import { createDeliveryWorker } from './delivery/worker.js';
 import { createEmitterPublisher } from './gateway/emitter.js';
-import { createEventHandlers } from './gateway/events.js';
+import { createConversationHandlers } from './gateway/conversation.handlers.js';
 import { createRealtime } from './gateway/realtime.js';
-import { createRelayHandlers } from './gateway/relay.js';
+import { createMessageHandlers } from './gateway/message.handlers.js';
+import type { EventHandlers } from './gateway/register.js';
+import { createRelayHandlers } from './gateway/relay.handlers.js';
 import { createSocketServer, serveSockets } from './gateway/socket-server.js';
 import type { GatewayServer } from './gateway/types.js';
 import { createHttpServer, listen, serveHttp, stopAccepting } from './http.js';
@@ -187,6 +189,9 @@ function createGateway(deps: {
     attachmentHosts: config.limits.attachmentHosts,
     appendBatchMax: config.messaging.appendBatchMax,
   });
+  const handlers: EventHandlers = config.relayMode
+    ? createRelayHandlers(io)
+    : { ...createConversationHandlers(messaging), ...createMessageHandlers(messaging) };
   serveSockets(io, {
     verifyToken: deps.verifyToken,
     maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
@@ -194,7 +199,7 @@ function createGateway(deps: {
     conversationIdsOf: messaging.conversations.conversationIdsOf,
     logger: deps.logger,
     metrics: deps.metrics,
-    handlers: config.relayMode ? createRelayHandlers(io) : createEventHandlers(messaging),
+    handlers,
     hooks: { track: deps.lifecycle.track, onResult: observeEvents(deps.metrics) },
   });
   return { io, messaging, publish: realtime.publishMessage };

@@ -13,7 +13,7 @@ import { AppError, toAppError, toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Limiter } from '../messaging/ports.js';
 import type { Metrics } from '../metrics.js';
-import { registerHandlers, type EventHandlers, type HandlerHooks } from './handlers.js';
+import { registerHandlers, type EventHandlers, type HandlerHooks } from './register.js';
 import { conversationRoom, userRoom } from './rooms.js';
 import type { GatewayServer } from './types.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canAddMembers, canPost, canRemove, canSetRole } from './policy.js';
+import { canAddMembers, canPost, canRemove, canSetRole, readPositionShown } from './policy.js';
 
 describe('conversation policy', () => {
   it('only owner/admin/moderator post in channels; everyone in groups and directs', () => {
@@ -27,5 +27,10 @@ describe('conversation policy', () => {
     expect(canSetRole('group', 'admin', 'member', 'admin')).toBe(false);
     expect(canSetRole('group', 'admin', 'admin', 'member')).toBe(false);
     expect(canSetRole('group', 'moderator', 'member', 'moderator')).toBe(false);
+  });
+  it('read position: shown to its owner always, to others only when shared', () => {
+    expect(readPositionShown(true, false)).toBe(true);
+    expect(readPositionShown(false, false)).toBe(false);
+    expect(readPositionShown(false, true)).toBe(true);
   });
 });

@@ -140,7 +140,7 @@ export function instrumentWorker(metrics: Metrics, worker: Worker): void {
 
 /**
  * The socket events' result hook: `events_total{event,code}`, `event_duration_seconds{event}`
- * and accepted sends, counted where each event's result is observed (gateway/handlers.ts).
+ * and accepted sends, counted where each event's result is observed (gateway/register.ts).
  */
 export function observeEvents(metrics: Metrics): (event: string, code: string, seconds: number) => void {
   return (event, code, seconds) => {

@@ -29,14 +29,7 @@ import {
   SettingsSchema,
   type ErrorCode,
 } from '../../protocol/index.js';
-
-// Shapes of the operational endpoints (server/rest/health.router.ts); not part of protocol/.
-const HealthSchema = z.strictObject({ status: z.literal('ok') });
-const ReadinessSchema = z.strictObject({
-  status: z.enum(['ready', 'unavailable', 'draining']),
-  failing: z.array(z.string()).meta({ description: 'Names of the failing parts (`redis`, `store`, `shutdown`).' }),
-  checks: z.record(z.string(), z.string()).optional().meta({ description: '`ok` or the error of each check.' }),
-});
+import { json, OPERATIONS_PATHS } from './openapi.operations.js';
 
 const ERROR_TEXT: Record<ErrorCode, string> = {
   INVALID_ARGUMENT: 'A parameter, header or body field is malformed, unknown or missing; `error.field` names it (`query.limit`, `body.text`, `header.idempotency-key`).',
@@ -66,7 +59,6 @@ function errors(codes: ErrorCode[], overrides: Partial<Record<ErrorCode, string>
   return out;
 }
 
-const json = (description: string, schema: z.ZodType) => ({ description, content: { 'application/json': { schema } } });
 
 /** Every /v1 operation: bearer token, per-user rate limit, request id echoed. */
 function v1(op: ZodOpenApiOperationObject): ZodOpenApiOperationObject {
@@ -243,62 +235,7 @@ function build() {
           },
         }),
       },
-      '/healthz': {
-        get: {
-          tags: ['operations'],
-          operationId: 'healthz',
-          summary: 'Liveness: the process answers; checks no dependency',
-          responses: { 200: json('Alive.', HealthSchema) },
-        },
-      },
-      '/readyz': {
-        get: {
-          tags: ['operations'],
-          operationId: 'readyz',
-          summary: 'Readiness: Redis and the store answer and the node is not draining',
-          responses: { 200: json('Ready.', ReadinessSchema), 503: json('Not ready; `failing` names the parts.', ReadinessSchema) },
-        },
-      },
-      '/metrics': {
-        get: {
-          tags: ['operations'],
-          operationId: 'metrics',
-          summary: 'Prometheus metrics',
-          responses: { 200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: z.string() } } } },
-        },
-      },
-      '/docs': {
-        get: {
-          tags: ['operations'],
-          operationId: 'docsPage',
-          summary: 'This API as a readable page (Swagger UI)',
-          responses: { 200: { description: 'HTML page.', content: { 'text/html': { schema: z.string() } } } },
-        },
-      },
-      '/docs/openapi.json': {
-        get: {
-          tags: ['operations'],
-          operationId: 'openapi',
-          summary: 'This OpenAPI 3.1 document',
-          responses: { 200: { description: 'The document.', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
-        },
-      },
-      '/docs/asyncapi': {
-        get: {
-          tags: ['operations'],
-          operationId: 'socketDocsPage',
-          summary: 'The Socket.IO protocol as a readable page, rendered from its AsyncAPI document',
-          responses: { 200: { description: 'HTML page.', content: { 'text/html': { schema: z.string() } } } },
-        },
-      },
-      '/docs/asyncapi.json': {
-        get: {
-          tags: ['operations'],
-          operationId: 'asyncapi',
-          summary: 'The AsyncAPI 3 document of the Socket.IO events (protocol/asyncapi.ts)',
-          responses: { 200: { description: 'The document.', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
-        },
-      },
+      ...OPERATIONS_PATHS,
     },
   });
   describeParameters(doc);

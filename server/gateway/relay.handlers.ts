@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Conversation, Message } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
-import type { EventHandlers } from './handlers.js';
+import type { EventHandlers } from './register.js';
 import { conversationRoom, userRoom } from './rooms.js';
 import type { GatewayServer } from './types.js';
 

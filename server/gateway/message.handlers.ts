@@ -1,27 +1,15 @@
-// The client events, each a thin call into the domain (which takes the rate-limit points).
+// The message events (send, receipts, sync, typing), each a thin call into the domain, which
+// takes the rate-limit points and checks membership.
 import { jobIdFor } from '../delivery/queue.js';
 import type { Messaging } from '../messaging/index.js';
-import type { EventHandlers } from './handlers.js';
+import type { EventHandlers } from './register.js';
 
-export function createEventHandlers(messaging: Messaging): EventHandlers {
-  const { conversations, messages } = messaging;
+export type MessageEventName = 'message:send' | 'message:delivered' | 'message:read' | 'conversation:sync' | 'typing';
+
+export function createMessageHandlers(messaging: Messaging): Pick<EventHandlers, MessageEventName> {
+  const { messages } = messaging;
 
   return {
-    'conversation:create': async ({ userId }, p) => ({ conversation: await conversations.create(userId, p) }),
-    'conversation:join': async ({ userId }, p) => conversations.join(userId, p.conversationId),
-    'conversation:leave': async ({ userId }, p) => {
-      await conversations.leave(userId, p.conversationId);
-      return {};
-    },
-    'conversation:addMembers': async ({ userId }, p) => ({ added: await conversations.addMembers(userId, p) }),
-    'conversation:removeMember': async ({ userId }, p) => {
-      await conversations.removeMember(userId, p.conversationId, p.userId);
-      return {};
-    },
-    'conversation:setRole': async ({ userId }, p) => {
-      await conversations.setRole(userId, p);
-      return {};
-    },
     'message:send': async ({ userId, log }, p) => {
       const result = await messages.send(userId, p);
       const { message } = result;

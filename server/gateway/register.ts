@@ -1,6 +1,7 @@
-// One generic way to register a client event: parse the payload with its protocol schema,
-// run the handler, answer the ack exactly once with `{ ok: true, ...data }` or the §4 error
-// shape. Nothing a client sends can throw out of here or crash the process.
+// The one way a client event is served: parse the payload with its protocol schema, run the
+// handler, answer the ack exactly once with `{ ok: true, ...data }` or the §4 error shape.
+// Nothing a client sends can throw out of here or crash the process. The handlers themselves
+// live in *.handlers.ts (one file per event family; relay mode is one more family).
 import {
   CLIENT_EVENTS,
   CLIENT_EVENT_NAMES,
