@@ -272,7 +272,7 @@ export function asyncApiDocument(opts: AsyncApiOptions = {}) {
       title: 'relaygate socket protocol',
       version: opts.version ?? '1',
       description:
-        'The Socket.IO events of the relaygate chat gateway (docs/PROTOCOL.md §4, docs/protocol.md). Connect with ' +
+        'The Socket.IO events of the relaygate chat gateway (PROTOCOL.md §4; docs/protocol.md explains them). Connect with ' +
         "socket.io-client 4: `io(url, { auth: { token }, transports: ['websocket'] })`, where `token` is a JWT whose `sub` " +
         'is the user id. A refused handshake is a `connect_error` whose `data` is `{ code, message, retryAfterMs? }`.\n\n' +
         'Every client event takes exactly one payload and an acknowledgement callback, and is answered exactly once with ' +

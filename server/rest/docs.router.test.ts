@@ -31,6 +31,7 @@ describe('GET /docs/asyncapi.json', () => {
     const body = (await res.json()) as ReturnType<typeof asyncApiDocument>;
     const expected = asyncApiDocument();
     expect(body.servers.gateway.host).toBe(new URL(base).host);
+    expect(body.servers.gateway.protocol).toBe('ws');
     expect({ ...body, servers: expected.servers }).toEqual(JSON.parse(JSON.stringify(expected)));
   });
 });

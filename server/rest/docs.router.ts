@@ -40,10 +40,11 @@ export function createDocsRouter(): Router {
   });
 
   const socketDoc = asyncApiDocument();
-  // The server entry names the host the caller reached, so the document is right behind a proxy.
+  // The server entry names the host and scheme the caller used, so it is right behind a proxy.
   const socketDocFor = (req: Request): AsyncApiDocument => {
     const host = req.get('host');
-    return host ? { ...socketDoc, servers: { gateway: { ...socketDoc.servers.gateway, host } } } : socketDoc;
+    const protocol = req.protocol === 'https' ? 'wss' : 'ws';
+    return host ? { ...socketDoc, servers: { gateway: { ...socketDoc.servers.gateway, host, protocol } } } : socketDoc;
   };
   router.get('/asyncapi.json', (req, res) => {
     res.json(socketDocFor(req));
@@ -108,9 +109,11 @@ interface MessageLike {
 export function renderAsyncApi(doc: AsyncApiDocument): string {
   const messages = doc.components.messages as Record<string, MessageLike>;
   const messageOf = (ref: { $ref: string }) => messages[ref.$ref.split('/').pop()!]!;
+  const schemas = doc.components.schemas as Record<string, unknown>;
+  // A link to the schema, and the schema itself folded underneath (no script needed).
   const payloadLink = (ref: { $ref: string }) => {
     const name = messageOf(ref).payload.$ref.split('/').pop()!;
-    return `<a href="#schema-${escapeHtml(name)}"><code>${escapeHtml(name)}</code></a>`;
+    return `<a href="#schema-${escapeHtml(name)}"><code>${escapeHtml(name)}</code></a><details><summary>schema</summary>${schemaBlock(schemas[name])}</details>`;
   };
   const ops = Object.values(doc.operations as Record<string, OperationLike>);
   const section = (action: string, heading: string, intro: string) => {
@@ -118,17 +121,17 @@ export function renderAsyncApi(doc: AsyncApiDocument): string {
     const rows = items
       .map((op) => {
         const anchor = `${action}-${op.title.replace(/[^A-Za-z0-9]/g, '-')}`;
-        const ack = op.reply ? `<p>Ack: ${payloadLink(op.reply.messages[0]!)}</p>` : '';
+        const ack = op.reply ? `<div>Ack: ${payloadLink(op.reply.messages[0]!)}</div>` : '';
         return `<section id="${escapeHtml(anchor)}"><h3><code>${escapeHtml(op.title)}</code></h3>
 <p><strong>${escapeHtml(op.summary)}</strong></p>${prose(op.description)}
-<p>Payload: ${payloadLink(op.messages[0]!)}</p>${ack}</section>`;
+<div>Payload: ${payloadLink(op.messages[0]!)}</div>${ack}</section>`;
       })
       .join('\n');
     const toc = items.map((op) => `<a href="#${action}-${escapeHtml(op.title.replace(/[^A-Za-z0-9]/g, '-'))}"><code>${escapeHtml(op.title)}</code></a>`).join(' · ');
     return `<h2>${heading}</h2><p>${intro}</p><p>${toc}</p>${rows}`;
   };
   const server = doc.servers.gateway;
-  const schemas = Object.entries(doc.components.schemas)
+  const schemaSections = Object.entries(schemas)
     .map(([name, schema]) => `<section id="schema-${escapeHtml(name)}"><h3><code>${escapeHtml(name)}</code></h3>${prose((schema as { description?: string }).description)}${schemaBlock(schema)}</section>`)
     .join('\n');
   return `<!doctype html>
@@ -137,7 +140,8 @@ export function renderAsyncApi(doc: AsyncApiDocument): string {
 <style>
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1d1d1f; }
 code, pre { font: 13px/1.4 ui-monospace, monospace; } pre { background: #f5f5f7; padding: .75rem; overflow-x: auto; }
-section { border-top: 1px solid #ddd; padding-top: .25rem; } h3 { margin-bottom: .25rem; } a { color: #0a58ca; }
+section { border-top: 1px solid #ddd; padding-top: .25rem; } h3 { margin-bottom: .25rem; } h3 code { font-size: 1.15em; }
+a { color: #0a58ca; } summary { cursor: pointer; color: #555; font-size: 13px; }
 </style></head><body>
 <h1>${escapeHtml(doc.info.title)} <small>${escapeHtml(doc.info.version)}</small></h1>
 <p>Machine-readable: <a href="asyncapi.json">asyncapi.json</a> (AsyncAPI ${escapeHtml(doc.asyncapi)}). REST API: <a href="./">/docs</a>.</p>
@@ -148,7 +152,7 @@ ${prose(doc.components.securitySchemes.jwt.description)}
 ${section('receive', 'Client → server events', 'Each takes one payload and an acknowledgement callback, answered exactly once.')}
 ${section('send', 'Server → client events', 'Pushed by the server; no acknowledgement.')}
 <h2>Schemas</h2>
-${schemas}
+${schemaSections}
 </body></html>
 `;
 }
