@@ -2,33 +2,61 @@
 // (duplicates, deliveries before the ack, gaps) and the Prometheus text parser.
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../protocol/index.js';
-import { parseVariants } from './bench-variants.js';
-import { OptionsError, parseMix, parseSeconds, resolveOptions } from './options.js';
+import { helpText, OptionsError, readFlags, toSeconds, validate } from './flags.js';
+import { LOAD_SHAPE, LoadOptionsSchema, parseMix, resolveOptions } from './options.js';
 import { planConversations, toConvInfo } from './population.js';
 import { metricValue } from './scrape.js';
 import { Stats } from './stats.js';
 import { Tracker } from './tracker.js';
 
 describe('options', () => {
+  const base = { urls: ['http://127.0.0.1:1'], jwtSecret: 's' };
+  const fromArgv = (...argv: string[]) => validate(LoadOptionsSchema, { jwtSecret: 's', ...readFlags(LOAD_SHAPE, argv).raw });
+
   it('parses mixes, durations and rejects nonsense', () => {
     expect(parseMix('direct=0.5,channel=50%')).toEqual({ direct: 0.5, group: 0, channel: 0.5 });
     expect(() => parseMix('dm=1')).toThrow(OptionsError);
-    expect(parseSeconds('2m', '--duration')).toBe(120);
-    expect(parseSeconds('500ms', '--duration')).toBe(0.5);
-    expect(parseSeconds('7', '--duration')).toBe(7);
-    expect(() => resolveOptions({ urls: ['ftp://x'], jwtSecret: 's' })).toThrow(/--url/);
-    expect(() => resolveOptions({ urls: ['http://127.0.0.1:1'], jwtSecret: '' })).toThrow(/jwt-secret/);
-    const o = resolveOptions({ urls: ['http://127.0.0.1:1'], jwtSecret: 's', ramp: { start: 10 } });
+    expect(toSeconds('2m')).toBe(120);
+    expect(toSeconds('500ms')).toBe(0.5);
+    expect(toSeconds('7')).toBe(7);
+    expect(toSeconds('soon')).toBeUndefined();
+    expect(() => resolveOptions({ urls: ['ftp://x'], jwtSecret: 's' })).toThrow(/--url: not an http\(s\) URL/);
+    expect(() => resolveOptions({ urls: ['http://127.0.0.1:1'], jwtSecret: '' })).toThrow(/--jwt-secret/);
+    const o = resolveOptions({ ...base, ramp: { start: 10 } });
     expect(o.ramp.start).toBe(10);
     expect(o.ramp.factor).toBeGreaterThan(1);
   });
 
-  it('parses benchmark variants with server env and client transports', () => {
-    expect(parseVariants('pipeline;relay:RELAY_MODE=1;poll:WORKER_CONCURRENCY=8 LT_TRANSPORTS=polling,websocket')).toEqual([
-      { name: 'pipeline', env: {} },
-      { name: 'relay', env: { RELAY_MODE: '1' } },
-      { name: 'poll', env: { WORKER_CONCURRENCY: '8' }, transports: ['polling', 'websocket'] },
-    ]);
+  it('turns each flag into its option, with units, and the result resolves to itself', () => {
+    const o = fromArgv('--users', '12', '--drain', '3s', '--duration', '2m', '--mix', 'group=1', '--transports', 'polling,websocket', '--step-duration', '500ms', '--no-verify', '--quiet', '--mode', 'ramp');
+    expect(o).toMatchObject({ users: 12, drainMs: 3_000, duration: 120, mix: { direct: 0, group: 1, channel: 0 }, transports: ['polling', 'websocket'], verify: false, progress: false, scenario: 'ramp' });
+    expect(o.ramp.stepSeconds).toBe(0.5);
+    expect(resolveOptions(o)).toEqual(o);
+    // Library callers give milliseconds where the CLI takes a duration.
+    expect(resolveOptions({ ...base, drainMs: 2_500 }).drainMs).toBe(2_500);
+  });
+
+  it('names the flag of a bad value, including cross-field and nested ones', () => {
+    expect(() => fromArgv('--users', '1')).toThrow(/^--users: /);
+    expect(() => fromArgv('--users', 'many')).toThrow(/^--users: /);
+    expect(() => fromArgv('--duration', 'soon')).toThrow(/^--duration: not a duration/);
+    expect(() => fromArgv('--ramp-start', '500', '--ramp-max', '100')).toThrow(/^--ramp-max: must be at least --ramp-start/);
+    expect(() => fromArgv('--mix', 'dm=1')).toThrow(/^--mix: unknown kind "dm"/);
+    expect(() => fromArgv('--mix', 'direct=0')).toThrow(/^--mix: at least one share/);
+    expect(() => fromArgv('--transports', 'carrier-pigeon')).toThrow(/^--transports: /);
+    expect(() => fromArgv('--no-such-flag')).toThrow(OptionsError);
+  });
+
+  it('generates the help from the same declarations: every flag, its group and its default', () => {
+    const help = helpText(LOAD_SHAPE);
+    expect(help).toMatch(/^Target:\n {2}--url <a,b,...> +gateway base URLs.*\(default http:\/\/127\.0\.0\.1:3000, or \$LOADTEST_URL\)$/m);
+    expect(help).toMatch(/^ {2}--users <n> +simulated users, one socket each \(default 200\)$/m);
+    expect(help).toMatch(/^ {2}--duration <t> .*\(default 30s\)$/m);
+    expect(help).toMatch(/^ {2}--mix <spec> .*\(default direct=0\.3,group=0\.6,channel=0\.1\)$/m);
+    expect(help).toMatch(/^Step ramp \(--scenario ramp\):\n {2}--ramp-start <n>/m);
+    expect(help).toMatch(/^ {2}--no-verify +skip the end-of-run check/m);
+    // Library-only options have no flag.
+    expect(help).not.toMatch(/send-attempts|connect-concurrency|min-accepted/);
   });
 });
 

@@ -1,204 +1,21 @@
-// Options of a load run: one plain object with every default and its unit, shared by the CLI,
-// the benchmark script and the smoke test. `resolveOptions` fills in what a caller left out.
+// Options of a load run, declared once: each field's schema is its validation and default, and
+// its metadata is its command-line flag and help line (see flags.ts). The CLI, the benchmark and
+// the smoke test all resolve their options through `resolveOptions`. Adding an option is adding
+// one field here.
 import { randomBytes } from 'node:crypto';
-
-export type Scenario = 'steady' | 'ramp' | 'idle';
-/** How one user's sends are spaced: evenly, as a Poisson process, or in bursts. */
-export type SendPattern = 'uniform' | 'poisson' | 'bursty';
-
-export interface TrafficMix {
-  /** Shares of the aggregate send rate; normalised, kinds with share 0 are not created. */
-  direct: number;
-  group: number;
-  channel: number;
-}
-
-export interface RampOptions {
-  /** First step's aggregate rate, sends/s. */
-  start: number;
-  /** Each step multiplies the rate by this (1.25 = +25 %). */
-  factor: number;
-  /** Never go above this rate, sends/s. */
-  max: number;
-  /** Sending time of one step, s. */
-  stepSeconds: number;
-  /** Quiet time after a step for late deliveries before it is judged, ms. */
-  settleMs: number;
-  /** Sending at the start rate before the first step, not judged (JIT, pools, caches), s. */
-  warmupSeconds: number;
-  /** A failed step is tried again this many times before the ramp stops (one blip on a shared box is not a limit). */
-  retries: number;
-  /** A step fails when send→deliver p99 exceeds this, ms. */
-  p99LimitMs: number;
-  /** ... or when more than this fraction of (message, member) pairs is not delivered. */
-  lossLimit: number;
-  /** ... or when fewer than this fraction of the target rate was accepted. */
-  minAcceptedShare: number;
-}
-
-export interface LoadOptions {
-  /** Gateway base URLs; users are spread over them round robin. */
-  urls: string[];
-  /** HS256 secret the gateway verifies tokens with. */
-  jwtSecret: string;
-  scenario: Scenario;
-  /** Simulated users, one socket each. */
-  users: number;
-  /** Sockets opened per second during the ramp-up. */
-  connectRate: number;
-  /** Sockets whose handshake may be in flight at once. */
-  connectConcurrency: number;
-  /** Aggregate target send rate (steady), sends/s. */
-  rate: number;
-  /** Sending time (steady) or holding time (idle), s. */
-  duration: number;
-  pattern: SendPattern;
-  /** Messages per burst with pattern `bursty`. */
-  burstSize: number;
-  mix: TrafficMix;
-  /** Members of each group. */
-  groupSize: number;
-  /** Members of the one large channel (0 = none); capped at `users`. */
-  channelSize: number;
-  /** Channel members allowed to post (the owner and admins). */
-  channelPosters: number;
-  /** Text length of each message, characters. */
-  messageChars: number;
-  /** Fraction of users whose client sends `message:delivered` / `message:read`. */
-  receiptSample: number;
-  /** How often a sampled client reports its delivered watermark, ms. */
-  receiptIntervalMs: number;
-  /** Probability that a delivered report is followed by a read report. */
-  readRatio: number;
-  /** Socket.IO transports; websocket only by default (what a native client does). */
-  transports: ('websocket' | 'polling')[];
-  /** A send without an ack after this is a TIMEOUT (and retried), ms. */
-  ackTimeoutMs: number;
-  /** Attempts per send for retryable errors (TIMEOUT, UNAVAILABLE, RATE_LIMITED, INTERNAL). */
-  sendAttempts: number;
-  /** Sends awaiting an ack beyond which new sends are skipped (back-pressure), count. */
-  maxInFlight: number;
-  /** After sending stops, wait up to this for outstanding acks and deliveries, ms. */
-  drainMs: number;
-  /** Check every acked message against history at the end (`conversation:sync`). */
-  verify: boolean;
-  /** Scrape each URL's /metrics this often, ms (0 = never). */
-  scrapeIntervalMs: number;
-  ramp: RampOptions;
-  /** Prefix of every user id and clientMsgId of this run. */
-  runId: string;
-  /** Print the progress line on stderr. */
-  progress: boolean;
-  /** Stop everything (and still report) after this, s. */
-  hardDeadlineSeconds: number;
-}
-
-export const DEFAULTS: Omit<LoadOptions, 'urls' | 'jwtSecret' | 'runId'> = {
-  scenario: 'steady',
-  users: 200,
-  connectRate: 500, // sockets/s
-  connectConcurrency: 100,
-  rate: 1_000, // sends/s, whole run
-  duration: 30, // s
-  pattern: 'uniform',
-  burstSize: 5,
-  mix: { direct: 0.3, group: 0.6, channel: 0.1 },
-  groupSize: 10,
-  channelSize: 200,
-  channelPosters: 5,
-  messageChars: 100,
-  receiptSample: 0.2,
-  receiptIntervalMs: 2_000,
-  readRatio: 0.5,
-  transports: ['websocket'],
-  ackTimeoutMs: 10_000,
-  sendAttempts: 3,
-  maxInFlight: 20_000,
-  drainMs: 10_000,
-  verify: true,
-  scrapeIntervalMs: 1_000,
-  ramp: {
-    start: 250,
-    factor: 1.25,
-    max: 50_000,
-    stepSeconds: 8,
-    settleMs: 2_000,
-    warmupSeconds: 5,
-    retries: 1,
-    p99LimitMs: 100,
-    lossLimit: 0.001, // 0.1 %
-    minAcceptedShare: 0.95,
-  },
-  progress: true,
-  hardDeadlineSeconds: 1_800, // 30 min
-};
-
-export type LoadOptionsInput = Partial<Omit<LoadOptions, 'ramp' | 'mix'>> &
-  Pick<LoadOptions, 'urls' | 'jwtSecret'> & { ramp?: Partial<RampOptions>; mix?: Partial<TrafficMix> };
+import { z } from 'zod';
+import { flag, list, numeric, OptionsError, seconds, validate } from './flags.js';
 
 /** A run id safe inside user ids and clientMsgIds (`[A-Za-z0-9_-]`), short enough for both. */
 export function newRunId(): string {
   return `lt${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 }
 
-export function resolveOptions(input: LoadOptionsInput): LoadOptions {
-  const o: LoadOptions = {
-    ...DEFAULTS,
-    ...stripUndefined(input),
-    urls: input.urls,
-    jwtSecret: input.jwtSecret,
-    mix: { ...DEFAULTS.mix, ...stripUndefined(input.mix ?? {}) },
-    ramp: { ...DEFAULTS.ramp, ...stripUndefined(input.ramp ?? {}) },
-    runId: input.runId ?? newRunId(),
-  };
-  validate(o);
-  return o;
-}
+const KINDS = ['direct', 'group', 'channel'] as const;
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Thrown for unusable options; the CLI prints the message and exits 2. */
-export class OptionsError extends Error {
-  override name = 'OptionsError';
-}
-
-function validate(o: LoadOptions): void {
-  const need = (ok: boolean, what: string) => {
-    if (!ok) throw new OptionsError(what);
-  };
-  need(o.urls.length > 0, '--url: at least one gateway URL is required');
-  for (const u of o.urls) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(u);
-    } catch {
-      /* reported below */
-    }
-    need(Boolean(parsed && ['http:', 'https:'].includes(parsed.protocol)), `--url: not an http(s) URL: ${u}`);
-  }
-  need(o.jwtSecret.length > 0, '--jwt-secret (or JWT_SECRET) is required');
-  need(/^[A-Za-z0-9_-]{1,24}$/.test(o.runId), '--run-id: 1-24 characters of [A-Za-z0-9_-]');
-  need(Number.isInteger(o.users) && o.users >= 2, '--users: an integer >= 2');
-  need(o.connectRate > 0, '--connect-rate: > 0');
-  need(o.rate > 0, '--rate: > 0');
-  need(o.duration > 0, '--duration: > 0');
-  need(o.groupSize >= 2 && o.groupSize <= 1_000, '--group-size: 2..1000');
-  need(o.channelSize >= 0, '--channel-size: >= 0');
-  need(o.messageChars >= 1 && o.messageChars <= 4_000, '--message-chars: 1..4000');
-  need(o.receiptSample >= 0 && o.receiptSample <= 1, '--receipt-sample: 0..1');
-  need(o.readRatio >= 0 && o.readRatio <= 1, '--read-ratio: 0..1');
-  need(o.mix.direct >= 0 && o.mix.group >= 0 && o.mix.channel >= 0, '--mix: shares must be >= 0');
-  need(o.mix.direct + o.mix.group + o.mix.channel > 0, '--mix: at least one share must be > 0');
-  need(o.ramp.factor > 1, '--ramp-factor: > 1');
-  need(o.ramp.start > 0 && o.ramp.max >= o.ramp.start, '--ramp-start/--ramp-max: 0 < start <= max');
-  need(o.sendAttempts >= 1, '--send-attempts: >= 1');
-}
-
-/** Parses `direct=0.3,group=0.6,channel=0.1` (any subset; missing kinds get 0). */
-export function parseMix(spec: string): TrafficMix {
-  const mix: TrafficMix = { direct: 0, group: 0, channel: 0 };
+/** Parses `direct=0.3,group=0.6,channel=0.1` (any subset; missing kinds get 0; `50%` works). */
+export function parseMix(spec: string): Record<(typeof KINDS)[number], number> {
+  const mix = { direct: 0, group: 0, channel: 0 };
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [k, v] = part.split('=');
     if (k !== 'direct' && k !== 'group' && k !== 'channel') throw new OptionsError(`--mix: unknown kind "${k}"`);
@@ -209,11 +26,127 @@ export function parseMix(spec: string): TrafficMix {
   return mix;
 }
 
-/** Parses a duration: `30`, `30s`, `2m`, `500ms` → seconds. */
-export function parseSeconds(spec: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(spec.trim());
-  if (!m) throw new OptionsError(`${flag}: not a duration: ${spec}`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return unit === 'ms' ? n / 1000 : unit === 'm' ? n * 60 : unit === 'h' ? n * 3600 : n;
+const share = z.number().min(0);
+/** Shares of the aggregate send rate; normalised, kinds with share 0 are not created. */
+const MixSchema = z
+  .union([
+    z.string().transform((s, ctx) => {
+      try {
+        return parseMix(s);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^--mix: /, '') });
+        return z.NEVER;
+      }
+    }),
+    z.strictObject({ direct: share.optional(), group: share.optional(), channel: share.optional() }),
+  ])
+  .pipe(
+    z
+      .object({ direct: share.default(0), group: share.default(0), channel: share.default(0) })
+      .refine((m) => m.direct + m.group + m.channel > 0, 'at least one share must be > 0'),
+  );
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => numeric(z.number().int().min(min).max(max));
+const fraction = numeric(z.number().min(0).max(1));
+const positive = numeric(z.number().positive());
+
+const RampShape = {
+  start: flag(positive.default(250), { flag: 'ramp-start', arg: 'n', help: 'first rate, sends/s', group: 'Step ramp (--scenario ramp)' }),
+  factor: flag(numeric(z.number().gt(1)).default(1.25), { flag: 'ramp-factor', arg: 'f', help: 'rate multiplier per step (1.25 = +25 %)' }),
+  max: flag(positive.default(50_000), { flag: 'ramp-max', arg: 'n', help: 'highest rate tried, sends/s' }),
+  stepSeconds: flag(seconds(0.001).default(8), { flag: 'step-duration', arg: 't', help: 'sending time per step', unit: 's' }),
+  settleMs: flag(numeric(z.number().min(0)).default(2_000), { flag: 'ramp-settle', arg: 'ms', help: 'quiet time after each step for late deliveries' }),
+  warmupSeconds: flag(seconds(0).default(5), { flag: 'ramp-warmup', arg: 't', help: 'sending at the start rate before the first step, not judged', unit: 's' }),
+  retries: flag(int(0).default(1), { flag: 'ramp-retries', arg: 'n', help: 'a failed step is tried again this many times before the ramp stops' }),
+  p99LimitMs: flag(positive.default(100), { flag: 'p99-limit', arg: 'ms', help: 'send→deliver p99 a step may reach' }),
+  lossLimit: flag(fraction.default(0.001), { flag: 'loss-limit', arg: 'f', help: 'undelivered fraction a step may reach' }),
+  /** A step also fails when fewer than this fraction of the target rate was accepted. */
+  minAcceptedShare: fraction.default(0.95),
+};
+
+/** Every option of a load run. */
+export const LOAD_SHAPE = {
+  urls: flag(list(z.array(z.url({ protocol: /^https?$/, error: 'not an http(s) URL' })).min(1)).default(['http://127.0.0.1:3000']), {
+    flag: 'url',
+    arg: 'a,b,...',
+    help: 'gateway base URLs; users spread round robin',
+    group: 'Target',
+    env: 'LOADTEST_URL',
+    shownDefault: 'http://127.0.0.1:3000, or $LOADTEST_URL',
+  }),
+  jwtSecret: flag(z.string().min(1, 'required (or JWT_SECRET in the environment)'), {
+    flag: 'jwt-secret',
+    arg: 's',
+    help: 'HS256 secret of the gateways',
+    env: 'JWT_SECRET',
+    shownDefault: '$JWT_SECRET',
+  }),
+  scenario: flag(z.enum(['steady', 'ramp', 'idle']).default('steady'), {
+    flag: 'scenario',
+    alias: 'mode',
+    arg: 's',
+    help: 'steady (--rate for --duration) | ramp (highest sustainable rate) | idle (hold sockets)',
+    group: 'Scenario',
+  }),
+  users: flag(int(2).default(200), { flag: 'users', arg: 'n', help: 'simulated users, one socket each', group: 'Population' }),
+  connectRate: flag(positive.default(500), { flag: 'connect-rate', arg: 'n', help: 'sockets opened per second' }),
+  /** Sockets whose handshake may be in flight at once. */
+  connectConcurrency: int(1).default(100),
+  groupSize: flag(int(2, 1_000).default(10), { flag: 'group-size', arg: 'k', help: 'members per group' }),
+  channelSize: flag(int(0).default(200), { flag: 'channel-size', arg: 'm', help: 'members of the one large channel, 0 = none (capped at --users)' }),
+  channelPosters: flag(int(1).default(5), { flag: 'channel-posters', arg: 'p', help: 'channel owner + admins who post' }),
+  mix: flag(MixSchema.default({ direct: 0.3, group: 0.6, channel: 0.1 }), { flag: 'mix', arg: 'spec', help: 'share of sends per kind; missing kinds get 0' }),
+  rate: flag(positive.default(1_000), { flag: 'rate', arg: 'n', help: 'aggregate sends/s (steady)', group: 'Traffic' }),
+  duration: flag(seconds(0.001).default(30), { flag: 'duration', arg: 't', help: 'sending (steady) or holding (idle) time: 30, 30s, 2m', unit: 's' }),
+  pattern: flag(z.enum(['uniform', 'poisson', 'bursty']).default('uniform'), { flag: 'pattern', arg: 'p', help: 'per-user pattern: uniform | poisson | bursty' }),
+  burstSize: flag(int(1).default(5), { flag: 'burst-size', arg: 'n', help: 'messages per burst with --pattern bursty' }),
+  messageChars: flag(int(1, 4_000).default(100), { flag: 'message-chars', arg: 'n', help: 'text length' }),
+  receiptSample: flag(fraction.default(0.2), { flag: 'receipt-sample', arg: 'f', help: 'fraction of clients sending delivered/read receipts' }),
+  receiptIntervalMs: flag(positive.default(2_000), { flag: 'receipt-interval', arg: 'ms', help: 'how often such a client reports its watermark' }),
+  readRatio: flag(fraction.default(0.5), { flag: 'read-ratio', arg: 'f', help: 'chance that a delivered report comes with a read report' }),
+  transports: flag(list(z.array(z.enum(['websocket', 'polling'])).min(1)).default(['websocket']), {
+    flag: 'transports',
+    arg: 'list',
+    help: 'websocket, or polling,websocket',
+  }),
+  ackTimeoutMs: flag(positive.default(10_000), { flag: 'ack-timeout', arg: 'ms', help: 'a send without ack after this is a TIMEOUT and is retried' }),
+  /** Attempts per send for retryable errors (TIMEOUT, UNAVAILABLE, RATE_LIMITED, INTERNAL). */
+  sendAttempts: int(1).default(3),
+  maxInFlight: flag(int(1).default(20_000), { flag: 'max-in-flight', arg: 'n', help: 'sends awaiting an ack beyond which new sends are skipped' }),
+  ramp: z.object(RampShape).prefault({}),
+  drainMs: flag(seconds(0, 1_000).default(10_000), {
+    flag: 'drain',
+    arg: 't',
+    help: 'wait for outstanding acks/deliveries after sending',
+    group: 'Run',
+    shownDefault: '10s',
+  }),
+  verify: flag(z.boolean().default(true), { flag: 'no-verify', negate: true, help: 'skip the end-of-run check against history' }),
+  scrapeIntervalMs: flag(numeric(z.number().min(0)).default(1_000), { flag: 'scrape-interval', arg: 'ms', help: '/metrics scrape period, 0 = off' }),
+  hardDeadlineSeconds: flag(seconds(1).default(1_800), { flag: 'deadline', arg: 't', help: 'hard stop of the whole run', unit: 's' }),
+  runId: flag(z.string().regex(/^[A-Za-z0-9_-]{1,24}$/, '1-24 characters of [A-Za-z0-9_-]').default(newRunId), {
+    flag: 'run-id',
+    arg: 'id',
+    help: 'prefix of user ids and clientMsgIds',
+    shownDefault: 'random',
+  }),
+  progress: flag(z.boolean().default(true), { flag: 'quiet', negate: true, help: 'no progress line on stderr' }),
+};
+
+export const LoadOptionsSchema = z.object(LOAD_SHAPE).superRefine((o, ctx) => {
+  if (o.ramp.max < o.ramp.start) ctx.addIssue({ code: 'custom', path: ['ramp', 'max'], message: `must be at least --ramp-start (${o.ramp.start})` });
+});
+
+export type LoadOptions = z.output<typeof LoadOptionsSchema>;
+/** What a caller passes: every option optional but `jwtSecret`; numbers and durations also as text. */
+export type LoadOptionsInput = z.input<typeof LoadOptionsSchema>;
+export type Scenario = LoadOptions['scenario'];
+/** How one user's sends are spaced: evenly, as a Poisson process, or in bursts. */
+export type SendPattern = LoadOptions['pattern'];
+export type TrafficMix = LoadOptions['mix'];
+export type RampOptions = LoadOptions['ramp'];
+
+/** Every option with its default filled in, validated; throws OptionsError naming the flag. */
+export function resolveOptions(input: LoadOptionsInput): LoadOptions {
+  return validate(LoadOptionsSchema, input);
 }

@@ -1,6 +1,7 @@
 // Scrapes each gateway's /metrics (prom-client default metrics) during the run: event-loop lag
 // p99, resident memory and connected sockets, and summarises them per node.
 import type { LoadOptions } from './options.js';
+import { median } from './stats.js';
 
 export interface ScrapeSample {
   /** Seconds since the scraper started. */
@@ -103,17 +104,16 @@ export class Scraper {
   summary(): GatewaySummary[] {
     return this.opts.urls.map((url) => {
       const mine = this.samples.filter((s) => s.url === url);
-      const sorted = (f: (s: ScrapeSample) => number | undefined) =>
-        mine.map(f).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
-      const lags = sorted((s) => s.lagP99Ms);
-      const excess = sorted((s) => s.lagExcessP99Ms);
+      const values = (f: (s: ScrapeSample) => number | undefined) => mine.map(f).filter((v): v is number => v !== undefined);
+      const lags = values((s) => s.lagP99Ms);
+      const excess = values((s) => s.lagExcessP99Ms);
       const rss = mine.map((s) => s.rssMb).filter((v): v is number => v !== undefined);
       return {
         url,
         samples: mine.length,
         failures: this.failures.get(url) ?? 0,
-        eventLoopLagP99Ms: { median: lags[Math.floor(lags.length / 2)] ?? 0, max: lags[lags.length - 1] ?? 0 },
-        eventLoopLagExcessP99Ms: { median: excess[Math.floor(excess.length / 2)] ?? 0, max: excess[excess.length - 1] ?? 0 },
+        eventLoopLagP99Ms: { median: median(lags), max: Math.max(0, ...lags) },
+        eventLoopLagExcessP99Ms: { median: median(excess), max: Math.max(0, ...excess) },
         rssMb: { first: rss[0] ?? 0, max: rss.length ? Math.max(...rss) : 0, last: rss[rss.length - 1] ?? 0 },
         socketsMax: Math.max(0, ...mine.map((s) => s.sockets ?? 0)),
       };

@@ -1,5 +1,6 @@
 // Measurements: HDR histograms (pure-JS build, values in microseconds), counters, errors by
-// code, and one point per second for the latency-over-time chart.
+// code, and one point per second for the latency-over-time chart. The one place percentiles are
+// computed: the load generator, the benchmarks and the scrape summaries all use these.
 import hdr from 'hdr-histogram-js';
 
 export type Histogram = ReturnType<typeof hdr.build>;
@@ -38,6 +39,21 @@ export function summarize(h: Histogram): LatencySummary {
 /** Records a latency given in (fractional) milliseconds. */
 export function record(h: Histogram, latencyMs: number): void {
   h.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
+}
+
+/** Percentiles of latencies given in milliseconds. */
+export function summarizeMs(latenciesMs: Iterable<number>): LatencySummary {
+  const h = newHistogram();
+  for (const v of latenciesMs) record(h, v);
+  return summarize(h);
+}
+
+/** The median of a few values (runs of a benchmark, scrapes of a run); the mean of the middle two for an even count. */
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return 0;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** One second of the run, for the time-series chart. */

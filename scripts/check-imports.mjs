@@ -1,23 +1,43 @@
 #!/usr/bin/env node
-// Architecture rules, checked on the import statements of every source file:
-// - protocol/ imports only zod and itself;
-// - messaging/ (the domain) imports no Socket.IO, Express or BullMQ;
-// - gateway/ and rest/ never import each other;
-// - only the store adapters import mongoose or pg;
-// - loadtest/ imports protocol/ only (never server/);
+// Architecture rules, checked on the import statements of every source file. Each top-level area
+// says what it may import; there are no per-file exemptions.
+// - protocol/ (the wire contract) imports only zod and itself;
+// - server/ imports server/ and protocol/; inside it, messaging/ (the domain) carries no
+//   Socket.IO, Express or BullMQ types, gateway/ and rest/ never import each other, and only the
+//   store adapters (store/mongo/, store/postgres/) import a database driver;
+// - loadtest/ (the load generator, a black-box client) imports protocol/ and itself, and no
+//   database driver;
+// - bench/ (benchmarks, the seed tool, the hand-rolled peer) imports protocol/, loadtest/,
+//   tools/ and itself, and from server/ only its public entry points: the store factory
+//   (server/store/index.ts) and the store port (server/store/store.ts). Servers under test are
+//   child processes, never imports;
+// - tools/ (process helpers shared by tests and benchmarks) imports node built-ins only;
 // - web/src (the browser client) imports protocol/, zod and socket.io-client only;
-// - no runtime import cycles (a type-only import is erased by the compiler, so it cannot form one).
-// Exits 1 listing every violation. Used by `npm run lint` and by a unit test.
+// - tests (*.test.ts, server/test/) may import anything in the repository; only bench/'s own
+//   tests import bench/;
+// - no import cycles, type-only imports included (they couple modules as much as any other).
+// Exits 1 listing every violation. Used by `npm run lint` and by server/architecture.test.ts.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const IMPORT = /(?:^|\n)\s*(?:import|export)(\s+type)?\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT = /(?:^|\n)\s*(?:import|export)(?:\s+type)?\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const AREAS = ['protocol', 'server', 'loadtest', 'bench', 'tools', 'web/src'];
+const DRIVER = /^(mongoose|mongodb|pg)$/;
+/** What each area may import from the repository (besides itself). */
+const LOCAL = {
+  protocol: [],
+  server: ['protocol/'],
+  loadtest: ['protocol/'],
+  bench: ['protocol/', 'loadtest/', 'tools/', 'server/store/index.ts', 'server/store/store.ts'],
+  tools: [],
+  'web/src': ['protocol/'],
+};
 
 function walk(dir, out = []) {
   for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name === 'dist' || name.startsWith('.')) continue;
+    if (name === 'node_modules' || name === 'dist' || name === 'reports' || name.startsWith('.')) continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p, out);
     else if (/\.(ts|mts)$/.test(name) && !name.endsWith('.d.ts')) out.push(p);
@@ -25,36 +45,58 @@ function walk(dir, out = []) {
   return out;
 }
 
+/** Why `rel` (in `area`) may not import `spec` (resolved to `local` when it is a file of ours), or null. */
+function ruleBroken(rel, area, spec, local) {
+  const isTest = /\.test\.ts$/.test(rel) || rel.startsWith('server/test/');
+  if (isTest) return local?.startsWith('bench/') && area !== 'bench' ? 'tests do not depend on benchmarks' : null;
+  if (local) {
+    if (local.startsWith(`${area}/`) || LOCAL[area].some((allowed) => local === allowed || (allowed.endsWith('/') && local.startsWith(allowed)))) {
+      if (area === 'server') {
+        if (rel.startsWith('server/gateway/') && local.startsWith('server/rest/')) return 'gateway and rest never import each other';
+        if (rel.startsWith('server/rest/') && local.startsWith('server/gateway/')) return 'gateway and rest never import each other';
+      }
+      return null;
+    }
+    if (area === 'bench' && local.startsWith('server/')) return 'benchmarks use the server through its public entry points only (server/store/index.ts, server/store/store.ts)';
+    if (area === 'loadtest') return 'the load generator uses the protocol only';
+    return `${area}/ may import ${LOCAL[area].join(', ') || 'nothing else in the repository'}`;
+  }
+  switch (area) {
+    case 'protocol':
+      return spec === 'zod' ? null : 'protocol imports only zod';
+    case 'tools':
+      return spec.startsWith('node:') ? null : 'tools import node built-ins only';
+    case 'web/src':
+      return /^(zod|socket\.io-client)$/.test(spec) ? null : 'the browser client uses the protocol only';
+    case 'loadtest':
+      return DRIVER.test(spec) ? 'the load generator is a client: no database driver' : null;
+    case 'server':
+      if (rel.startsWith('server/messaging/') && /^(socket\.io|express|bullmq|@socket\.io)/.test(spec)) return 'the domain carries no transport or queue types';
+      if (DRIVER.test(spec) && !rel.startsWith('server/store/mongo/') && !rel.startsWith('server/store/postgres/')) return 'only store adapters talk to a database';
+      return null;
+    default:
+      return null;
+  }
+}
+
 export function checkImports() {
-  const files = ['protocol', 'server', 'loadtest', 'web/src'].flatMap((d) => walk(join(root, d)));
   const violations = [];
   const graph = new Map();
-  for (const file of files) {
-    const rel = relative(root, file);
-    const isTest = /\.test\.ts$/.test(rel) || rel.startsWith('server/test/');
-    const src = readFileSync(file, 'utf8');
-    const deps = [];
-    for (const m of src.matchAll(IMPORT)) {
-      const typeOnly = Boolean(m[1]);
-      const spec = m[2] ?? m[3];
-      const local = spec.startsWith('.') ? relative(root, resolve(dirname(file), spec.replace(/\.js$/, '.ts'))) : null;
-      if (local && !typeOnly) deps.push(local);
-      const bad = (why) => violations.push(`${rel}: imports ${spec} (${why})`);
-      if (rel.startsWith('protocol/') && !local && spec !== 'zod' && !isTest && spec !== 'vitest') bad('protocol imports only zod');
-      if (rel.startsWith('protocol/') && local && !local.startsWith('protocol/')) bad('protocol must not import the server');
-      if (rel.startsWith('server/messaging/') && !isTest && /^(socket\.io|express|bullmq|@socket\.io)/.test(spec)) bad('the domain carries no transport or queue types');
-      if (rel.startsWith('server/gateway/') && local?.startsWith('server/rest/')) bad('gateway and rest never import each other');
-      if (rel.startsWith('server/rest/') && local?.startsWith('server/gateway/')) bad('gateway and rest never import each other');
-      if (/^(mongoose|mongodb|pg)$/.test(spec) && !rel.startsWith('server/store/mongo/') && !rel.startsWith('server/store/postgres/') && !isTest && !/^loadtest\/(store-bench|gateways)\.ts$/.test(rel))
-        bad('only store adapters talk to a database (and the benchmark harness, which provisions databases)');
-      if (rel.startsWith('web/src/') && !isTest && (local ? !local.startsWith('protocol/') && !local.startsWith('web/src/') : !/^(zod|socket\.io-client)$/.test(spec)))
-        bad('the browser client uses the protocol only');
-      if (rel.startsWith('loadtest/') && !isTest && local?.startsWith('server/') && !rel.startsWith('loadtest/store-bench') && !rel.startsWith('loadtest/bench'))
-        bad('the load generator uses the protocol only');
+  for (const area of AREAS) {
+    for (const file of walk(join(root, area))) {
+      const rel = relative(root, file);
+      const deps = [];
+      for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
+        const spec = m[1] ?? m[2];
+        const local = spec.startsWith('.') ? relative(root, resolve(dirname(file), spec.replace(/\.js$/, '.ts'))) : null;
+        if (local) deps.push(local);
+        const why = ruleBroken(rel, area, spec, local);
+        if (why) violations.push(`${rel}: imports ${spec} (${why})`);
+      }
+      graph.set(rel, deps);
     }
-    graph.set(rel, deps);
   }
-  // Cycles (runtime and type imports alike keep modules apart).
+  // Cycles, type-only imports included.
   const state = new Map();
   const stack = [];
   const visit = (node) => {

@@ -1,7 +1,7 @@
 // Test clusters: N gateway nodes on ephemeral ports sharing one Redis prefix and one store
 // database, started in this process (fast) or as child processes (for kill -9 tests).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { startNodeProcess } from '../../../tools/spawn-node.js';
 import { createApp, type App } from '../../app.js';
 import { loadConfig } from '../../config.js';
 import { connectClient, type ClientSocket } from './clients.js';
@@ -24,8 +24,6 @@ export interface TestNode {
   url: string;
   port: number;
 }
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface Cluster {
   env: Record<string, string>;
@@ -80,31 +78,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   }
 
   async function spawnNode(extraEnv: Record<string, string> = {}): Promise<SpawnedNode> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, ...env, LOG_LEVEL: 'info', NODE_ID: `spawned-${++counter}`, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const child = startNodeProcess({
+      entry: 'server/main.ts',
+      env: { ...env, LOG_LEVEL: 'info', NODE_ID: `spawned-${++counter}`, ...extraEnv },
+      keepBytes: Number.POSITIVE_INFINITY, // tests search the whole output (e.g. for leaked tokens)
     });
-    let out = '';
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`spawned node did not listen:\n${out}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = /"port":(\d+).*"msg":"listening"/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-      void exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`spawned node exited with ${code}:\n${out}`));
-      });
+    const port = await child.listening(30_000).catch(async (err: unknown) => {
+      await child.stop(0);
+      throw err;
     });
-    const node = { proc, port, url: `http://127.0.0.1:${port}`, exited, output: () => out };
+    const node = { proc: child.proc, port, url: `http://127.0.0.1:${port}`, exited: child.exited, output: child.output };
     spawned.push(node);
     return node;
   }

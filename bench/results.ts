@@ -1,7 +1,8 @@
-// What a benchmark keeps of each run, medians over runs, and the markdown table with the ratio
-// of each variant to the relay ceiling.
-import type { LoadReport } from './report.js';
-import type { Variant } from './bench-variants.js';
+// What a benchmark keeps of each run, medians over runs, and the markdown table with the ratios
+// of each variant to the relay ceiling and to the hand-rolled peer.
+import type { LoadReport } from '../loadtest/report.js';
+import { median } from '../loadtest/stats.js';
+import type { Variant } from './variants.js';
 
 export interface RunMetrics {
   acceptedPerSec: number;
@@ -49,13 +50,6 @@ export function metricsOf(r: LoadReport, dbCpuSeconds = 0): RunMetrics {
   };
 }
 
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return 0;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 export function medians(runs: RunMetrics[]): RunMetrics {
   const keys = Object.keys(runs[0] ?? {}) as (keyof RunMetrics)[];
   return Object.fromEntries(keys.map((k) => [k, Math.round(median(runs.map((r) => r[k] ?? 0)) * 1000) / 1000])) as unknown as RunMetrics;
@@ -65,7 +59,7 @@ export type Summary = { variant: Variant; runs: RunMetrics[]; median: RunMetrics
 
 const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
 
-export function renderMarkdown(summary: Summary[], relay: Summary | undefined, ctx: { scenario: string; runs: number; nodes: number; machine: string; load: object }): string {
+export function renderMarkdown(summary: Summary[], relay: Summary | undefined, peer: Summary | undefined, ctx: { scenario: string; runs: number; nodes: number; machine: string; load: object }): string {
   const ramp = ctx.scenario === 'ramp';
   const lines = [
     `Machine: ${ctx.machine}. ${ctx.nodes} gateway node(s) per variant, medians of ${ctx.runs} run(s), scenario ${ctx.scenario}.`,
@@ -80,16 +74,17 @@ export function renderMarkdown(summary: Summary[], relay: Summary | undefined, c
         `${m.deliverP50} / ${m.deliverP99} / ${m.deliverP999} | ${(m.lossRatio * 100).toFixed(3)} % | ${m.storedDuplicates} | ${m.gatewayLagP99Ms} | ${m.gatewayRssMb} | ${m.gatewayCpuMsPerSend} + ${m.dbCpuMsPerSend} |`,
     );
   }
-  if (relay) {
+  for (const base of [relay, peer]) {
+    if (!base) continue;
     lines.push('');
     for (const s of summary) {
-      if (s === relay) continue;
+      if (s === base) continue;
       const a = s.median;
-      const b = relay.median;
+      const b = base.median;
       lines.push(
-        `- ${s.variant.name}/${relay.variant.name}: ${ramp ? `sustainable rate ${ratio(a.sustainableRate ?? 0, b.sustainableRate ?? 0)}, ` : ''}` +
-          `accepted ${ratio(a.acceptedPerSec, b.acceptedPerSec)}, deliveries ${ratio(a.deliveriesPerSec, b.deliveriesPerSec)}, ` +
-          `send→deliver p99 ×${ratio(a.deliverP99, b.deliverP99)}, send→ack p99 ×${ratio(a.ackP99, b.ackP99)}`,
+        `- ${s.variant.name}/${base.variant.name}: ${ramp ? `sustainable rate ${ratio(a.sustainableRate ?? 0, b.sustainableRate ?? 0)}, ` : ''}` +
+          `accepted ${ratio(a.acceptedPerSec, b.acceptedPerSec)}, gateway CPU per send ×${ratio(a.gatewayCpuMsPerSend, b.gatewayCpuMsPerSend)}, ` +
+          `send→ack p99 ×${ratio(a.ackP99, b.ackP99)}, send→deliver p99 ×${ratio(a.deliverP99, b.deliverP99)}`,
       );
     }
   }

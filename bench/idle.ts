@@ -1,14 +1,11 @@
 // Idle sockets on ONE gateway node: RSS before and with N connected sockets. The sockets are
 // opened by several generator processes (the CLI's idle scenario), because one process may
 // hold at most `ulimit -n` descriptors and the node needs the same number on its side.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { scrapeOnce } from '../loadtest/scrape.js';
+import { sleep } from '../loadtest/util.js';
+import { startNodeProcess } from '../tools/spawn-node.js';
 import { startGatewayCluster, type GatewayCluster } from './gateways.js';
-import { scrapeOnce } from './scrape.js';
-import { sleep } from './util.js';
-
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 export interface IdleOptions {
   benchId: string;
@@ -51,12 +48,9 @@ export async function runIdle(o: IdleOptions): Promise<IdleResult> {
     const started = performance.now();
     const gens = Array.from({ length: o.generators }, (_, i) => {
       const users = Math.min(per, o.users - i * per);
-      const proc = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(ROOT, 'loadtest/cli.ts'),
+      const gen = startNodeProcess({
+        entry: 'loadtest/cli.ts',
+        args: [
           '--scenario=idle',
           `--users=${users}`,
           `--duration=${o.duration}`,
@@ -68,13 +62,12 @@ export async function runIdle(o: IdleOptions): Promise<IdleResult> {
           `--out=${join(o.outDir, `idle-generator-${i}`)}`,
         ],
         // The secret goes through the environment, not argv (visible in ps).
-        { cwd: ROOT, env: { ...process.env, JWT_SECRET: o.jwtSecret }, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let err = '';
-      proc.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4_000)));
-      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+        env: { JWT_SECRET: o.jwtSecret },
+        keepBytes: 4_000,
+      });
+      const { proc, exited } = gen;
       o.signal.addEventListener('abort', () => proc.kill('SIGINT'), { once: true });
-      return { proc, exited, stderr: () => err };
+      return { proc, exited, stderr: gen.stderr };
     });
     let done = false;
     const allExited = Promise.all(gens.map((g) => g.exited)).then((codes) => {

@@ -1,5 +1,5 @@
 // Fills a PostgreSQL database with a large history for the storage benchmark
-// (loadtest/store-bench.ts), server-side with generate_series: nothing is sent row by row.
+// (bench/store-bench.ts), server-side with generate_series: nothing is sent row by row.
 //
 //   npm run seed -- --url postgres://root@127.0.0.1:5432/relaygate_bench \
 //     --messages 1000000 --conversations 100000 --user-conversations 1000
@@ -7,72 +7,37 @@
 // What it makes: one group "seedbig" with --messages messages; --conversations - 1 more
 // conversations with --messages-per-conversation messages each and two members; the user
 // --user is a member of "seedbig" and of --user-conversations - 1 of the others (half of them
-// direct), with a few unread messages in most of them.
-import { parseArgs } from 'node:util';
+// direct), with a few unread messages in most of them. The schema comes from the store's public
+// entry point (`createStore(...).init()`); the rows are written with SQL against that schema.
 import pg from 'pg';
-import { PostgresStore } from './postgres.store.js';
-
-const HELP = `Usage: npm run seed -- [options]
-
-  --url <url>                      database (created if missing; default $DATABASE_URL or
-                                   postgres://root@127.0.0.1:5432/relaygate_bench)
-  --messages <n>                   messages in the big conversation "seedbig" (default 1000000)
-  --conversations <n>              conversations in all, "seedbig" included (default 100000)
-  --user-conversations <n>         conversations --user belongs to, "seedbig" included (default 1000)
-  --messages-per-conversation <n>  messages in each other conversation (default 3)
-  --users <n>                      distinct other users (default 10000)
-  --user <id>                      the heavy user's id (default bench-user)
-  --reset                          empty the tables first (a non-empty database is refused otherwise)
-  --help                           this text
-`;
+import { z } from 'zod';
+import { flag, helpText, numeric, OptionsError, readFlags, validate } from '../loadtest/flags.js';
+import { createStore } from '../server/store/index.js';
 
 const CHUNK = 250_000; // rows per INSERT of the big conversation, for progress output
 
-interface Options {
-  url: string;
-  messages: number;
-  conversations: number;
-  userConversations: number;
-  perConversation: number;
-  users: number;
-  user: string;
-  reset: boolean;
-}
-
-function parse(argv: string[]): Options | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      url: { type: 'string' },
-      messages: { type: 'string', default: '1000000' },
-      conversations: { type: 'string', default: '100000' },
-      'user-conversations': { type: 'string', default: '1000' },
-      'messages-per-conversation': { type: 'string', default: '3' },
-      users: { type: 'string', default: '10000' },
-      user: { type: 'string', default: 'bench-user' },
-      reset: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) return undefined;
-  const int = (name: string, raw: string, min: number): number => {
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${raw}"`);
-    return n;
-  };
-  const opts: Options = {
-    url: values.url || process.env.DATABASE_URL || 'postgres://root@127.0.0.1:5432/relaygate_bench',
-    messages: int('messages', values.messages, 0),
-    conversations: int('conversations', values.conversations, 1),
-    userConversations: int('user-conversations', values['user-conversations'], 1),
-    perConversation: int('messages-per-conversation', values['messages-per-conversation'], 0),
-    users: int('users', values.users, 2),
-    user: values.user,
-    reset: values.reset,
-  };
-  if (opts.userConversations > opts.conversations) throw new Error('--user-conversations cannot exceed --conversations');
-  return opts;
-}
+const int = (min: number) => numeric(z.number().int().min(min));
+const SHAPE = {
+  url: flag(z.string().min(1).default('postgres://root@127.0.0.1:5432/relaygate_bench'), {
+    flag: 'url',
+    arg: 'url',
+    help: 'database (created if missing)',
+    env: 'DATABASE_URL',
+    shownDefault: '$DATABASE_URL or postgres://root@127.0.0.1:5432/relaygate_bench',
+  }),
+  messages: flag(int(0).default(1_000_000), { flag: 'messages', arg: 'n', help: 'messages in the big conversation "seedbig"' }),
+  conversations: flag(int(1).default(100_000), { flag: 'conversations', arg: 'n', help: 'conversations in all, "seedbig" included' }),
+  userConversations: flag(int(1).default(1_000), { flag: 'user-conversations', arg: 'n', help: 'conversations --user belongs to, "seedbig" included' }),
+  perConversation: flag(int(0).default(3), { flag: 'messages-per-conversation', arg: 'n', help: 'messages in each other conversation' }),
+  users: flag(int(2).default(10_000), { flag: 'users', arg: 'n', help: 'distinct other users' }),
+  user: flag(z.string().min(1).default('bench-user'), { flag: 'user', arg: 'id', help: "the heavy user's id" }),
+  reset: flag(z.boolean().default(false), { flag: 'reset', help: 'empty the tables first (a non-empty database is refused otherwise)' }),
+};
+const OptionsSchema = z.object(SHAPE).refine((o) => o.userConversations <= o.conversations, {
+  path: ['userConversations'],
+  message: 'cannot exceed --conversations',
+});
+type Options = z.output<typeof OptionsSchema>;
 
 async function step(label: string, fn: () => Promise<number | void>): Promise<void> {
   const started = performance.now();
@@ -83,7 +48,7 @@ async function step(label: string, fn: () => Promise<number | void>): Promise<vo
 }
 
 async function seed(o: Options): Promise<void> {
-  const store = new PostgresStore({ url: o.url });
+  const store = await createStore({ kind: 'postgres', url: o.url, poolSize: 1 });
   await store.init(); // creates the database and schema when missing
   await store.close();
 
@@ -198,10 +163,10 @@ async function seed(o: Options): Promise<void> {
 }
 
 try {
-  const opts = parse(process.argv.slice(2));
-  if (!opts) console.log(HELP);
-  else await seed(opts);
+  const { help, raw } = readFlags(SHAPE, process.argv.slice(2));
+  if (help) console.log(`Usage: npm run seed -- [options]\n\n${helpText(SHAPE)}`);
+  else await seed(validate(OptionsSchema, raw));
 } catch (err) {
-  console.error(`seed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
+  console.error(`seed: ${err instanceof Error ? err.message : String(err)}${err instanceof OptionsError ? '\nTry --help.' : ''}`);
+  process.exitCode = err instanceof OptionsError ? 2 : 1;
 }

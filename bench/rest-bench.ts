@@ -2,49 +2,45 @@
 // the conversation list of a user in many conversations, against running gateway nodes on a
 // database filled by `npm run seed`. Uses the public REST API only (PROTOCOL.md §6).
 //
-//   npx tsx loadtest/rest-bench.ts --url http://127.0.0.1:3100,http://127.0.0.1:3101 \
+//   npm run bench:rest -- --url http://127.0.0.1:3100,http://127.0.0.1:3101 \
 //     --jwt-secret bench --concurrency 16 --duration 20
-import { parseArgs } from 'node:util';
-import hdr from 'hdr-histogram-js';
 import jwt from 'jsonwebtoken';
+import { z } from 'zod';
 import type { HistoryResponse, ListConversationsResponse } from '../protocol/index.js';
+import { flag, helpText, list as commaList, numeric, OptionsError, readFlags, seconds, validate } from '../loadtest/flags.js';
+import { summarizeMs } from '../loadtest/stats.js';
 
-const HELP = `npx tsx loadtest/rest-bench.ts [options]
-  --url <a,b>           gateway base URLs, requests are spread over them (default http://127.0.0.1:3000)
-  --jwt-secret <s>      HS256 secret of the gateways (default $JWT_SECRET)
-  --user <id>           the seeded heavy user (default bench-user)
-  --conversation <id>   the seeded large conversation (default seedbig)
-  --messages <n>        its number of messages (default 1000000)
-  --concurrency <n>     requests in flight (default 16)
-  --duration <s>        seconds per scenario (default 20)
-  --scenario <name>     history | list | mixed | all (default all)
-  --json                print the results as JSON`;
+const SHAPE = {
+  urls: flag(commaList(z.array(z.url()).min(1)).default(['http://127.0.0.1:3000']), { flag: 'url', arg: 'a,b', help: 'gateway base URLs, requests are spread over them' }),
+  jwtSecret: flag(z.string().min(1, 'required (or JWT_SECRET)'), { flag: 'jwt-secret', arg: 's', help: 'HS256 secret of the gateways', env: 'JWT_SECRET', shownDefault: '$JWT_SECRET' }),
+  user: flag(z.string().default('bench-user'), { flag: 'user', arg: 'id', help: 'the seeded heavy user' }),
+  conversation: flag(z.string().default('seedbig'), { flag: 'conversation', arg: 'id', help: 'the seeded large conversation' }),
+  messages: flag(numeric(z.number().int().min(1)).default(1_000_000), { flag: 'messages', arg: 'n', help: 'its number of messages' }),
+  concurrency: flag(numeric(z.number().int().min(1)).default(16), { flag: 'concurrency', arg: 'n', help: 'requests in flight' }),
+  duration: flag(seconds(0.001).default(20), { flag: 'duration', arg: 't', help: 'time per scenario', unit: 's' }),
+  scenario: flag(z.enum(['history', 'list', 'mixed', 'all']).default('all'), { flag: 'scenario', arg: 'name', help: 'history | list | mixed | all' }),
+  json: flag(z.boolean().default(false), { flag: 'json', help: 'print the results as JSON' }),
+};
 
-const { values: o } = parseArgs({
-  options: {
-    url: { type: 'string', default: 'http://127.0.0.1:3000' },
-    'jwt-secret': { type: 'string', default: process.env.JWT_SECRET ?? '' },
-    user: { type: 'string', default: 'bench-user' },
-    conversation: { type: 'string', default: 'seedbig' },
-    messages: { type: 'string', default: '1000000' },
-    concurrency: { type: 'string', default: '16' },
-    duration: { type: 'string', default: '20' },
-    scenario: { type: 'string', default: 'all' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (o.help || !o['jwt-secret']) {
-  console.log(HELP);
-  process.exit(o.help ? 0 : 2);
+let o: z.output<z.ZodObject<typeof SHAPE>>;
+try {
+  const { help, raw } = readFlags(SHAPE, process.argv.slice(2));
+  if (help) {
+    console.log(`Usage: npm run bench:rest -- [options]\n\n${helpText(SHAPE)}`);
+    process.exit(0);
+  }
+  o = validate(z.object(SHAPE), raw);
+} catch (err) {
+  if (!(err instanceof OptionsError)) throw err;
+  console.error(`error: ${err.message}\nTry --help.`);
+  process.exit(2);
 }
 
-const urls = o.url.split(',').map((u) => u.replace(/\/$/, ''));
-const token = jwt.sign({ sub: o.user }, o['jwt-secret'], { algorithm: 'HS256', expiresIn: 3600 });
+const urls = o.urls.map((u) => u.replace(/\/$/, ''));
+const token = jwt.sign({ sub: o.user }, o.jwtSecret, { algorithm: 'HS256', expiresIn: 3600 });
 const headers = { Authorization: `Bearer ${token}` };
-const messages = Number(o.messages);
-const concurrency = Number(o.concurrency);
-const durationMs = Number(o.duration) * 1000;
+const { messages, concurrency } = o;
+const durationMs = o.duration * 1000;
 
 type Request = () => { path: string; check: (body: unknown) => boolean };
 const history: Request = () => ({
@@ -62,7 +58,7 @@ interface Result {
 }
 
 async function run(scenario: string, pick: () => Request, forMs = durationMs): Promise<Result> {
-  const histogram = hdr.build({ useWebAssembly: false, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const latencies: number[] = [];
   const errors: Record<string, number> = {};
   let requests = 0;
   let n = 0;
@@ -75,9 +71,9 @@ async function run(scenario: string, pick: () => Request, forMs = durationMs): P
       try {
         const res = await fetch(url, { headers });
         const body: unknown = await res.json();
-        const us = Math.round((performance.now() - t0) * 1000);
+        const ms = performance.now() - t0;
         if (res.status !== 200 || !req.check(body)) errors[String(res.status)] = (errors[String(res.status)] ?? 0) + 1;
-        else histogram.recordValue(Math.max(1, us));
+        else latencies.push(ms);
       } catch (err) {
         const key = err instanceof Error ? err.message : 'error';
         errors[key] = (errors[key] ?? 0) + 1;
@@ -86,15 +82,9 @@ async function run(scenario: string, pick: () => Request, forMs = durationMs): P
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  const at = (p: number) => Math.round(histogram.getValueAtPercentile(p) / 10) / 100;
-  return {
-    scenario,
-    requests,
-    errors,
-    perSecond: Math.round(requests / seconds),
-    ms: { p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: Math.round(histogram.maxValue / 10) / 100 },
-  };
+  const elapsed = (performance.now() - started) / 1000;
+  const { p50, p90, p99, p999, max } = summarizeMs(latencies);
+  return { scenario, requests, errors, perSecond: Math.round(requests / elapsed), ms: { p50, p90, p99, p999, max } };
 }
 
 const scenarios: Record<string, () => Request> = {

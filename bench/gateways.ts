@@ -1,16 +1,13 @@
-// Starts and stops gateway processes for benchmarks: child processes of the real entry point
-// (`node --import tsx server/main.ts`, or the built `dist/server/main.js`), each cluster on a
-// PostgreSQL database and Redis key prefix of its own, dropped again when it stops. Talks to
-// the gateways only over their public interface (env, stdout, HTTP), never imports server code.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// Starts and stops the servers a benchmark measures: child processes of the real entry point
+// (`server/main.ts`, or the built `dist/server/main.js`) or of another server program such as the
+// hand-rolled peer (`bench/peer.ts`), each cluster on a PostgreSQL database and Redis key prefix
+// of its own, dropped again when it stops. Talks to the servers only over their public interface
+// (env, stdout, HTTP), never imports server code.
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
+import { gatewayEntry, startNodeProcess } from '../tools/spawn-node.js';
 
 export interface GatewayClusterOptions {
   /** Cluster name: becomes part of the database name and Redis prefix. */
@@ -18,6 +15,8 @@ export interface GatewayClusterOptions {
   nodes: number;
   /** Extra environment for every node (RELAY_MODE, WORKER_CONCURRENCY, ...). */
   env?: Record<string, string>;
+  /** Server program, relative to the repository root (default: the gateway). */
+  entry?: string;
   /** Extra processes with ROLE=worker (no HTTP). */
   workers?: number;
   jwtSecret: string;
@@ -51,65 +50,8 @@ export interface GatewayCluster {
   stop(graceMs?: number): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** Kills every child still running when this process exits, whatever the reason. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  });
-}
-
 function dbName(name: string): string {
   return `ltb_${name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`.slice(0, 60);
-}
-
-function spawnNode(env: Record<string, string>, built: boolean, keep: number, nodeArgs: string[]): { proc: ChildProcess; output: () => string } {
-  const args = [...nodeArgs, ...(built ? [join(ROOT, 'dist/server/main.js')] : ['--import', 'tsx', join(ROOT, 'server/main.ts')])];
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(proc);
-  proc.once('exit', () => live.delete(proc));
-  let out = '';
-  const onData = (c: Buffer) => {
-    out += c.toString();
-    if (out.length > keep * 2) out = out.slice(-keep);
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  return { proc, output: () => out };
-}
-
-function waitListening(node: { proc: ChildProcess; output: () => string }, role: string, timeoutMs = 60_000): Promise<number | undefined> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${role} node did not start in ${timeoutMs} ms:\n${node.output().slice(-2_000)}`)), timeoutMs);
-    const check = () => {
-      const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(node.output());
-      if (m) done(undefined, Number(m[1]));
-    };
-    const onExit = (code: number | null) => done(new Error(`${role} node exited with ${code}:\n${node.output().slice(-2_000)}`));
-    function done(err?: Error, port?: number) {
-      clearTimeout(timer);
-      node.proc.stdout!.off('data', check);
-      node.proc.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(port);
-    }
-    node.proc.stdout!.on('data', check);
-    node.proc.once('exit', onExit);
-    check();
-  });
-}
-
-async function stopProcess(p: ChildProcess, graceMs: number): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise<void>((r) => p.once('exit', () => r()));
-  p.kill('SIGTERM');
-  const timer = setTimeout(() => p.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
@@ -143,15 +85,18 @@ export async function databaseCpuSeconds(serverUrl: string, database: string): P
   }
 }
 
-export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+async function onServer(serverUrl: string, sql: (client: pg.Client) => string): Promise<void> {
   const client = new pg.Client({ connectionString: `${serverUrl.replace(/\/$/, '')}/postgres` });
   await client.connect();
   try {
-    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+    await client.query(sql(client));
   } finally {
     await client.end();
   }
 }
+
+export const dropDatabase = (serverUrl: string, name: string) => onServer(serverUrl, (c) => `DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
+const createDatabase = (serverUrl: string, name: string) => onServer(serverUrl, (c) => `CREATE DATABASE ${c.escapeIdentifier(name)}`);
 
 export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
@@ -168,14 +113,12 @@ export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promi
 }
 
 export async function startGatewayCluster(o: GatewayClusterOptions): Promise<GatewayCluster> {
-  installExitHook();
   const pgServer = (o.postgresUrl ?? 'postgres://root@127.0.0.1:5432').replace(/\/$/, '');
   const redisUrl = o.redisUrl ?? 'redis://127.0.0.1:6379';
   const database = dbName(o.name);
   const databaseUrl = `${pgServer}/${database}`;
   const redisPrefix = `ltb:${o.name}`.slice(0, 64);
-  const built = Boolean(o.built) && existsSync(join(ROOT, 'dist/server/main.js'));
-  const keep = o.outputBytes ?? 16_384;
+  const entry = o.entry ?? gatewayEntry(o.built);
   const base: Record<string, string> = {
     PORT: '0',
     STORE: 'postgres',
@@ -187,11 +130,13 @@ export async function startGatewayCluster(o: GatewayClusterOptions): Promise<Gat
     RATE_LIMIT_SCALE: '1000',
     ...o.env,
   };
-  // A leftover from a killed run would skew the numbers (and its data would be reused).
+  // A leftover from a killed run would skew the numbers (and its data would be reused). The
+  // database is created here, so that a server program need not know how.
   await dropDatabase(pgServer, database).catch(() => {});
   await deleteRedisPrefix(redisUrl, redisPrefix).catch(() => {});
+  await createDatabase(pgServer, database);
 
-  const processes: GatewayProcess[] = [];
+  const processes: (GatewayProcess & { stop(graceMs: number): Promise<void> })[] = [];
   let stopping: Promise<void> | undefined;
   const cluster: GatewayCluster = {
     urls: [],
@@ -201,7 +146,7 @@ export async function startGatewayCluster(o: GatewayClusterOptions): Promise<Gat
     databaseCpu: () => databaseCpuSeconds(pgServer, database),
     stop(graceMs = 15_000) {
       stopping ??= (async () => {
-        await Promise.all(processes.map((p) => stopProcess(p.proc, graceMs)));
+        await Promise.all(processes.map((p) => p.stop(graceMs)));
         await dropDatabase(pgServer, database).catch(() => {});
         await deleteRedisPrefix(redisUrl, redisPrefix).catch(() => {});
       })();
@@ -212,11 +157,16 @@ export async function startGatewayCluster(o: GatewayClusterOptions): Promise<Gat
     // The first node alone creates the schema; the others then start against it.
     const roles = [...Array.from({ length: o.nodes }, () => o.env?.ROLE ?? 'all'), ...Array.from({ length: o.workers ?? 0 }, () => 'worker')];
     for (const [i, role] of roles.entries()) {
-      const node = spawnNode({ ...base, ROLE: role, NODE_ID: `${o.name}-${role}-${i}` }, built, keep, o.nodeArgs ?? []);
-      const gp: GatewayProcess = { proc: node.proc, role, output: node.output };
+      const node = startNodeProcess({
+        entry,
+        env: { ...base, ROLE: role, NODE_ID: `${o.name}-${role}-${i}` },
+        nodeArgs: o.nodeArgs ?? [],
+        keepBytes: o.outputBytes ?? 16_384,
+      });
+      const gp = { proc: node.proc, role, output: node.output, stop: node.stop } as (typeof processes)[number];
       processes.push(gp);
-      const port = await waitListening(node, role);
-      if (port !== undefined && role !== 'worker') {
+      const port = await node.listening();
+      if (role !== 'worker') {
         gp.port = port;
         gp.url = `http://127.0.0.1:${port}`;
         cluster.urls.push(gp.url);
