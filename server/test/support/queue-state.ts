@@ -20,6 +20,8 @@ export function deliveryQueue(redisUrl: string, prefix: string) {
   const queue = new Queue(DELIVERY_QUEUE, { connection, prefix });
   return {
     counts: () => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed') as Promise<unknown> as Promise<JobCounts>,
+    activeIds: async () => (await queue.getJobs(['active'])).map((j) => j.id!),
+    state: (jobId: string) => queue.getJobState(jobId),
     async close() {
       await queue.close();
       await connection.quit();
@@ -30,13 +32,17 @@ export function deliveryQueue(redisUrl: string, prefix: string) {
 /**
  * Freezes a worker process (SIGSTOP) at a moment when it holds active jobs, so a SIGKILL that
  * follows kills it with jobs in flight. If it holds none, it is let run a little and tried again.
- * Resolves with the counts seen while it was frozen.
+ * Resolves with the counts seen while it was frozen, and the ids of the jobs it held.
  */
-export async function freezeWithActiveJobs(proc: ChildProcess, queue: ReturnType<typeof deliveryQueue>, tries = 50): Promise<JobCounts> {
+export async function freezeWithActiveJobs(
+  proc: ChildProcess,
+  queue: ReturnType<typeof deliveryQueue>,
+  tries = 50,
+): Promise<JobCounts & { activeIds: string[] }> {
   for (let i = 0; i < tries; i++) {
     proc.kill('SIGSTOP');
     const counts = await queue.counts();
-    if (counts.active > 0) return counts;
+    if (counts.active > 0) return { ...counts, activeIds: await queue.activeIds() };
     proc.kill('SIGCONT');
     await new Promise((r) => setTimeout(r, 5)); // let it take the next job; then look again
   }
