@@ -2,7 +2,7 @@
 // Redis adapter, idempotent sends, membership in force before acks, sync after a disconnect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
-import { nextEvent, record } from './support/clients.js';
+import { nextEvent, record, type ClientSocket } from './support/clients.js';
 import { call, clientMsgId, inbox, queueDrained, raw } from './support/chat.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 
@@ -40,9 +40,15 @@ describe.each(['mongo', 'postgres'] as const)('on %s', (store) => {
       expect(new Set(messages.map((m) => m.seq)).size).toBe(100);
 
       for (const device of devices) await device.hasAll(ids);
+      // A second delivery of any of them would be published before the marker's, so once the
+      // marker is everywhere, every event that will ever arrive has.
+      await queueDrained(cluster.env.REDIS_URL!, cluster.env.REDIS_PREFIX!);
+      const marker = await call(alice0, 'message:send', text(conversation.id, 'marker'));
+      for (const device of devices) await device.hasAll([marker.message.id]);
       for (const device of devices) {
-        const userMessages = [...device.byId().values()].filter((m) => m.kind !== 'system');
-        expect(userMessages).toHaveLength(100);
+        // Raw events, not the de-duplicated view: each of the 100 exactly once, nothing else.
+        const userEvents = device.events.filter((e) => e.message.kind !== 'system' && e.message.id !== marker.message.id);
+        expect(userEvents.map((e) => e.message.id).sort()).toEqual([...ids].sort());
       }
 
       // Sync from 0 returns everything in seq order (system message of creation included).
@@ -56,12 +62,12 @@ describe.each(['mongo', 'postgres'] as const)('on %s', (store) => {
       }
       const seqs = synced.map((m) => m.seq);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-      const userSynced = synced.filter((m) => m.kind !== 'system');
+      const userSynced = synced.filter((m) => m.kind !== 'system' && m.id !== marker.message.id);
       expect(userSynced.map((m) => m.id).sort()).toEqual([...ids].sort());
 
       // History (store) holds each message exactly once.
       const stored = await cluster.nodes[0]!.app.messaging!.messages.history('p-carol', { conversationId: conversation.id, limit: 200 });
-      expect(stored.messages.filter((m) => m.kind !== 'system')).toHaveLength(100);
+      expect(stored.messages.filter((m) => m.kind !== 'system' && m.id !== marker.message.id)).toHaveLength(100);
     });
 
     it('the same clientMsgId sent twice concurrently stores one message, one ack says duplicate, one message:new', async () => {
@@ -91,14 +97,25 @@ describe.each(['mongo', 'postgres'] as const)('on %s', (store) => {
   });
 
   describe('membership in force before the ack', () => {
-    it('a member added later gets only what is sent after joining, on any node', async () => {
+    // The probe is `typing`: a direct room emit with no queue in between, sent the moment the ack
+    // is in, by a member on the OTHER node than the one that made the change. A room change that
+    // lands after the ack (or on that node late) makes the probe miss or reach the wrong socket.
+    const typingTo = (socket: ClientSocket) => record(socket, 'typing');
+    /** A round trip on `socket`: anything its node emitted to it earlier has arrived after this. */
+    const settle = (socket: ClientSocket) => raw(socket, 'conversation:sync', { conversationId: 'none', afterSeq: 0 });
+
+    it('a member added later gets the next room emit and only what is sent after joining, on any node', async () => {
       const owner = await cluster.connect('m-owner', 0);
-      const { conversation } = await call(owner, 'conversation:create', { type: 'group', title: 'late joiner' });
+      const peer = await cluster.connect('m-peer', 1);
+      const { conversation } = await call(owner, 'conversation:create', { type: 'group', title: 'late joiner', memberIds: ['m-peer'] });
       const before = await call(owner, 'message:send', text(conversation.id, 'before you came'));
       const late = await cluster.connect('m-late', 1);
       const lateInbox = inbox(late);
+      const lateTyping = typingTo(late);
       const { added } = await call(owner, 'conversation:addMembers', { conversationId: conversation.id, userIds: ['m-late'] });
+      await call(peer, 'typing', { conversationId: conversation.id, typing: true });
       expect(added).toEqual(['m-late']);
+      await lateTyping.until((t) => t.some((x) => x.userId === 'm-peer' && x.conversationId === conversation.id));
       const after = await call(owner, 'message:send', text(conversation.id, 'welcome'));
       await lateInbox.hasAll([after.message.id]);
       expect(lateInbox.byId().has(before.message.id)).toBe(false);
@@ -107,15 +124,23 @@ describe.each(['mongo', 'postgres'] as const)('on %s', (store) => {
       expect(synced.messages.map((m) => m.id)).toContain(after.message.id);
     });
 
-    it('a removed member stops receiving at once on both nodes and cannot send', async () => {
+    it('a removed member misses the next room emit on both nodes, stops receiving messages and cannot send', async () => {
       const owner = await cluster.connect('r-owner', 0);
       const { conversation } = await call(owner, 'conversation:create', { type: 'group', title: 'removal', memberIds: ['r-gone', 'r-stay'] });
       const gone0 = await cluster.connect('r-gone', 0);
       const gone1 = await cluster.connect('r-gone', 1);
       const stay = await cluster.connect('r-stay', 1);
       const goneInboxes = [inbox(gone0), inbox(gone1)];
+      const goneTyping = [typingTo(gone0), typingTo(gone1)];
+      const ownerTyping = typingTo(owner);
       const stayInbox = inbox(stay);
       await call(owner, 'conversation:removeMember', { conversationId: conversation.id, userId: 'r-gone' });
+      await call(stay, 'typing', { conversationId: conversation.id, typing: true });
+      // Node 0 has handled the emit once the owner has it; node 1 handled it before the ack.
+      await ownerTyping.until((t) => t.some((x) => x.userId === 'r-stay'));
+      for (const socket of [gone0, gone1]) await settle(socket);
+      for (const t of goneTyping) expect(t.items).toEqual([]);
+
       const after = await call(owner, 'message:send', text(conversation.id, 'secret after removal'));
       await stayInbox.hasAll([after.message.id]);
       await queueDrained(cluster.env.REDIS_URL!, cluster.env.REDIS_PREFIX!);
@@ -123,6 +148,23 @@ describe.each(['mongo', 'postgres'] as const)('on %s', (store) => {
       await stayInbox.hasAll([marker.message.id]);
       for (const box of goneInboxes) expect(box.byId().has(after.message.id)).toBe(false);
       const denied = await raw(gone1, 'message:send', text(conversation.id, 'let me back'));
+      expect(denied).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    });
+
+    it('a member who leaves misses the next room emit on every device, on both nodes', async () => {
+      const owner = await cluster.connect('l-owner', 0);
+      const { conversation } = await call(owner, 'conversation:create', { type: 'group', title: 'leaving', memberIds: ['l-leaver', 'l-stay'] });
+      const leaver0 = await cluster.connect('l-leaver', 0);
+      const leaver1 = await cluster.connect('l-leaver', 1);
+      const stay = await cluster.connect('l-stay', 1);
+      const leaverTyping = [typingTo(leaver0), typingTo(leaver1)];
+      const ownerTyping = typingTo(owner);
+      await call(leaver0, 'conversation:leave', { conversationId: conversation.id });
+      await call(stay, 'typing', { conversationId: conversation.id, typing: true });
+      await ownerTyping.until((t) => t.some((x) => x.userId === 'l-stay'));
+      for (const socket of [leaver0, leaver1]) await settle(socket);
+      for (const t of leaverTyping) expect(t.items).toEqual([]);
+      const denied = await raw(leaver1, 'message:send', text(conversation.id, 'still here?'));
       expect(denied).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     });
 
@@ -145,8 +187,9 @@ describe.each(['mongo', 'postgres'] as const)('on %s', (store) => {
       const alice = await cluster.connect('s-alice', 0);
       let bob = await cluster.connect('s-bob', 1);
       const { conversation } = await call(alice, 'conversation:create', { type: 'direct', peerId: 's-bob' });
+      const bobInbox = inbox(bob);
       const seen = await call(alice, 'message:send', text(conversation.id, 'seen before'));
-      await inbox(bob).hasAll([seen.message.id]).catch(() => {});
+      await bobInbox.hasAll([seen.message.id]);
       const highest = seen.message.seq;
       bob.close();
       const missed: string[] = [];
