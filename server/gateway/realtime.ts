@@ -5,8 +5,46 @@ import type { Realtime } from '../messaging/ports.js';
 import { conversationRoom, userRoom } from './rooms.js';
 import type { GatewayServer } from './types.js';
 
-export function createRealtime(io: GatewayServer): Realtime & { publishMessage(message: Message): void } {
+/** How long a membership change waits for every node to confirm it. */
+const MEMBERSHIP_BARRIER_MS = 2_000;
+
+export interface RealtimeOptions {
+  /** Told when a node did not confirm a membership change in time (its cache expires on its own). */
+  onBarrierTimeout?: (conversationId: string, err: unknown) => void;
+}
+
+export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): Realtime & { publishMessage(message: Message): void } {
+  const listeners: ((conversationId: string) => void)[] = [];
+  const notify = (conversationId: string) => {
+    for (const listener of listeners) listener(conversationId);
+  };
+  // Another node changed a membership: it waits for this answer before acknowledging. Room
+  // joins and leaves travel on the same adapter channel before this notice, so they are
+  // applied here by the time it is answered.
+  io.on('membership:changed', (conversationId, done) => {
+    if (typeof conversationId === 'string') notify(conversationId);
+    if (typeof done === 'function') done(true);
+  });
+
   return {
+    async membershipChanged(conversationId) {
+      notify(conversationId);
+      // The adapter answers once every other node has (its own request timeout is longer).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not every node confirmed within ${MEMBERSHIP_BARRIER_MS} ms`)), MEMBERSHIP_BARRIER_MS);
+      });
+      try {
+        await Promise.race([io.serverSideEmitWithAck('membership:changed', conversationId), late]);
+      } catch (err) {
+        opts.onBarrierTimeout?.(conversationId, err);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    onMembershipChanged(listener) {
+      listeners.push(listener);
+    },
     subscribe(userIds, conversationId) {
       if (userIds.length) io.in(userIds.map(userRoom)).socketsJoin(conversationRoom(conversationId));
     },

@@ -106,6 +106,7 @@ export function createConversationService(deps: ConversationDeps) {
       if (!created) return conversation;
       const userIds = [actorId, input.peerId];
       realtime.subscribe(userIds, conversation.id);
+      await realtime.membershipChanged(conversation.id);
       const announced = await announce(conversation, { action: 'created', actorId, userIds: [input.peerId] });
       realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'created', userIds } }, userIds);
       return announced;
@@ -121,6 +122,7 @@ export function createConversationService(deps: ConversationDeps) {
     });
     const userIds = [actorId, ...others];
     realtime.subscribe(userIds, conversation.id);
+    await realtime.membershipChanged(conversation.id);
     const announced = await announce(conversation, { action: 'created', actorId, userIds: others });
     realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'created', userIds } }, userIds);
     return announced;
@@ -137,6 +139,7 @@ export function createConversationService(deps: ConversationDeps) {
     if ((await store.countMembers(conversationId)) >= maxMembers) throw new AppError('CONFLICT', 'conversation is full');
     await store.addMembers(conversationId, [{ userId: actorId, role: 'member' }]);
     realtime.subscribe([actorId], conversationId);
+    await realtime.membershipChanged(conversationId);
     const announced = await announce(conversation, { action: 'joined', actorId });
     const membership = await store.getMembership(conversationId, actorId);
     if (!membership) throw new AppError('CONFLICT', 'membership changed concurrently, retry');
@@ -155,6 +158,7 @@ export function createConversationService(deps: ConversationDeps) {
     if (conversation.type === 'direct') throw new AppError('FORBIDDEN', 'cannot leave a direct conversation');
     if (!(await store.removeMember(conversationId, actorId))) return;
     realtime.unsubscribe([actorId], conversationId);
+    await realtime.membershipChanged(conversationId);
     const announced = await announce(conversation, { action: 'left', actorId });
     realtime.conversationUpdated(conversationId, { conversation: announced, change: { action: 'left', userIds: [actorId] } }, [actorId]);
   }
@@ -170,6 +174,7 @@ export function createConversationService(deps: ConversationDeps) {
     const added = await store.addMembers(conversation.id, wanted.map((userId) => ({ userId, role: 'member' as Role })));
     if (added.length === 0) return added;
     realtime.subscribe(added, conversation.id);
+    await realtime.membershipChanged(conversation.id);
     const announced = await announce(conversation, { action: 'added', actorId, userIds: added });
     realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'added', userIds: added } }, added);
     return added;
@@ -186,6 +191,7 @@ export function createConversationService(deps: ConversationDeps) {
     if (!(await store.removeMember(conversationId, userId))) return;
     // Out of the room on every node first, so nothing sent after this ack reaches them.
     realtime.unsubscribe([userId], conversationId);
+    await realtime.membershipChanged(conversationId);
     const announced = await announce(conversation, { action: 'removed', actorId, userIds: [userId] });
     realtime.conversationUpdated(conversationId, { conversation: announced, change: { action: 'removed', userIds: [userId] } }, [userId]);
   }
@@ -201,6 +207,7 @@ export function createConversationService(deps: ConversationDeps) {
       throw new AppError('FORBIDDEN', 'your role cannot grant this role');
     if (target.role === input.role) return;
     if (!(await store.setRole(conversation.id, input.userId, input.role))) throw new AppError('NOT_FOUND', 'user is not a member');
+    await realtime.membershipChanged(conversation.id);
     const announced = await announce(conversation, { action: 'role', actorId, userIds: [input.userId], role: input.role });
     realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'role', userIds: [input.userId] } });
   }

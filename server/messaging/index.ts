@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js';
+import { createAccessCache } from './access-cache.js';
 import { createConversationService } from './conversations.service.js';
 import { createMessageService } from './messages.service.js';
 import { createSendPipeline } from './send-pipeline.js';
@@ -20,8 +21,10 @@ export function createMessaging(deps: MessagingDeps) {
   const watermarks = createWatermarkBatcher(deps.store);
   const conversations = createConversationService(deps);
   const sends = createSendPipeline({ ...deps, maxBatch: deps.appendBatchMax ?? 1 });
-  const messages = createMessageService({ ...deps, conversations, watermarks, sends });
-  return { conversations, messages, watermarks, sends };
+  const access = createAccessCache(deps.store);
+  deps.realtime.onMembershipChanged((conversationId) => access.forget(conversationId));
+  const messages = createMessageService({ ...deps, conversations, watermarks, sends, access });
+  return { conversations, messages, watermarks, sends, access };
 }
 
 export type Messaging = ReturnType<typeof createMessaging>;

@@ -7,6 +7,7 @@ import type { Period, Store, WatermarkType } from '../store/store.js';
 import type { ConversationService } from './conversations.service.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
 import { canPost, readPositionShown } from './policy.js';
+import type { AccessCache } from './access-cache.js';
 import type { SendPipeline } from './send-pipeline.js';
 import type { WatermarkBatcher } from './watermarks.js';
 
@@ -19,6 +20,8 @@ export interface MessageDeps {
   watermarks: WatermarkBatcher;
   /** How sends are stored and enqueued (per batch; see send-pipeline.ts). */
   sends: SendPipeline;
+  /** Membership checks of the hot paths (send, receipts, typing), cached per node. */
+  access: AccessCache;
   /** Allowed attachment URL hosts; empty allows any https: host. */
   attachmentHosts: readonly string[];
 }
@@ -47,8 +50,8 @@ export function createMessageService(deps: MessageDeps) {
   async function send(senderId: string, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
     await limiter.consume('send', senderId);
     if (input.attachment) checkAttachmentHost(input.attachment.url);
-    const { conversation, membership } = await conversations.requireMember(input.conversationId, senderId);
-    if (!canPost(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators post in a channel');
+    const access = await deps.access.require(input.conversationId, senderId);
+    if (!canPost(access.type, access.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators post in a channel');
     // Refuse before storing when the queue is unreachable, so a failed send leaves nothing
     // half-done (stored but never delivered). The client retries with the same clientMsgId.
     if (!delivery.available()) throw new AppError('UNAVAILABLE', 'delivery queue is unavailable, retry later');
@@ -103,7 +106,7 @@ export function createMessageService(deps: MessageDeps) {
   /** Moves a delivered/read watermark forward and tells the room when it moved. */
   async function acknowledge(userId: string, type: WatermarkType, input: { conversationId: string; seq: number }): Promise<void> {
     await limiter.consume('receipt', userId);
-    await conversations.requireMember(input.conversationId, userId);
+    await deps.access.require(input.conversationId, userId);
     const moved = await watermarks.advance([{ conversationId: input.conversationId, userId, type, seq: input.seq }]);
     if (!moved[0]) return;
     // The receipt goes to the room, i.e. to others: the privacy rule decides.
@@ -113,7 +116,7 @@ export function createMessageService(deps: MessageDeps) {
 
   async function typing(userId: string, input: { conversationId: string; typing: boolean }): Promise<void> {
     await limiter.consume('typing', userId);
-    await conversations.requireMember(input.conversationId, userId);
+    await deps.access.require(input.conversationId, userId);
     realtime.typing({ conversationId: input.conversationId, userId, typing: input.typing });
   }
 

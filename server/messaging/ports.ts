@@ -13,6 +13,14 @@ export interface Realtime {
   subscribe(userIds: string[], conversationId: string): void;
   /** Unsubscribes every connected socket of these users, on every node. */
   unsubscribe(userIds: string[], conversationId: string): void;
+  /**
+   * Puts a membership change in force on every node: resolves once each gateway node has
+   * applied the room changes published before it and dropped what it cached about the
+   * conversation (or after a bounded wait for a node that does not answer).
+   */
+  membershipChanged(conversationId: string): Promise<void>;
+  /** Runs on this node for every membership change made on any node (this one included). */
+  onMembershipChanged(listener: (conversationId: string) => void): void;
   conversationUpdated(conversationId: string, data: ConversationUpdated, alsoUserIds?: string[]): void;
   receipt(data: Receipt): void;
   /** To the room except the sender's own sockets. */

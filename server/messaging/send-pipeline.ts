@@ -4,6 +4,7 @@
 // a send goes out alone at once, so batching adds no latency; under load the batch grows and
 // the cost of the store round trip, the commit and the queue's scripts is shared.
 import { createCoalescer } from '../coalesce.js';
+import { clientKey } from '../store/shared.js';
 import { NotFoundStoreError, type AppendResult, type NewMessage, type Store } from '../store/store.js';
 import type { Message } from '../../protocol/index.js';
 import type { DeliveryQueue } from './ports.js';
@@ -63,7 +64,19 @@ export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
     return results;
   }
 
-  if (opts.maxBatch <= 1) return { submit: async (input) => (await storeAndEnqueue([input]))[0]!, drain: () => Promise.resolve() };
+  // A send repeated while the first is still being stored and enqueued on this node (a double
+  // tap, a retry racing its ack) shares the first one's outcome: one message, one delivery.
+  const inFlight = new Map<string, Promise<AppendResult>>();
+  function once(input: NewMessage, run: (input: NewMessage) => Promise<AppendResult>): Promise<AppendResult> {
+    const key = clientKey(input);
+    const first = inFlight.get(key);
+    if (first) return first.then(({ message }) => ({ message, duplicate: true }));
+    const result = run(input).finally(() => inFlight.delete(key));
+    inFlight.set(key, result);
+    return result;
+  }
+
+  if (opts.maxBatch <= 1) return { submit: (input) => once(input, async (one) => (await storeAndEnqueue([one]))[0]!), drain: () => Promise.resolve() };
   const coalescer = createCoalescer(storeAndEnqueue, {
     maxBatch: Math.max(1, opts.maxBatch),
     maxInFlight: BATCHES_IN_FLIGHT,
@@ -75,7 +88,7 @@ export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
         : Promise.resolve(inputs.map((): PromiseSettledResult<AppendResult> => ({ status: 'rejected', reason: err }))),
   });
 
-  return { submit: (input) => coalescer.submit(input), drain: () => coalescer.drain() };
+  return { submit: (input) => once(input, coalescer.submit), drain: () => coalescer.drain() };
 }
 
 /**
