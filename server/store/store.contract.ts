@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Message, Role } from '../../protocol/index.js';
 import { encodeCursor } from './shared.js';
+import { syncCases } from './sync.contract.js';
 import {
   InvalidArgumentStoreError,
   NotFoundStoreError,
@@ -63,11 +64,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       return out;
     }
 
-    /**
-     * Seqs of what is stored and visible, oldest first. Read newest first: an adapter may end an
-     * ascending page before a gap that an in-flight insert could still fill (MongoDB does, for a
-     * few seconds after a seq is skipped), which is right for sync but not what these checks ask.
-     */
+    /** Seqs of what is stored and visible, oldest first (read newest first: one query, no gap work). */
     async function seqsVisible(conversationId: string, periods: Period[]): Promise<number[]> {
       return (await store.pageMessages({ conversationId, periods, limit: 200 })).map((m) => m.seq).reverse();
     }
@@ -521,6 +518,8 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(byId.get(back.id)).toMatchObject({ unread: 0, lastMessage: { id: seen!.id } });
       });
     });
+
+    syncCases(() => store);
 
     describe('settings', () => {
       it('read receipts default to true and can be switched', async () => {

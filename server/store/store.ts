@@ -146,7 +146,12 @@ export interface Store {
   appendMessages(inputs: NewMessage[]): Promise<AppendResult[]>;
   getMessage(messageId: string): Promise<Message | null>;
   getMessageByClientId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | null>;
-  /** A page of visible messages: with `after` oldest first, otherwise newest first. */
+  /**
+   * A page of visible messages: with `after` oldest first, otherwise newest first. An oldest-first
+   * page never ends before a visible message that is stored, nor skips a seq that could still be
+   * filled: a page shorter than `limit` means the caller has caught up (sync's `hasMore`). An
+   * adapter that reserves seqs before storing must close such gaps (sync.contract.ts).
+   */
   pageMessages(q: MessagePageQuery): Promise<Message[]>;
 
   /**

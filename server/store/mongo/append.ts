@@ -3,14 +3,15 @@
 // a cheap lookup first (a retry burns no seq), and on a duplicate-key error the original wins.
 import { Types } from 'mongoose';
 import { clientKey, firstOccurrences } from '../shared.js';
-import { NotFoundStoreError, type AppendResult, type NewMessage } from '../store.js';
+import { NotFoundStoreError, StoreUnavailableError, type AppendResult, type NewMessage } from '../store.js';
 import { duplicatePositions, isDuplicateKey } from './errors.js';
 import { parseId, toMessage } from './mappers.js';
 import type { MessageDoc, Models } from './models.js';
 
-// A duplicate key that is not the clientMsgId means the seq was taken, which the counter rules
-// out on MongoDB; jongodb's findOneAndUpdate can return a post-image that already includes a
-// concurrent increment (see JONGODB.md), so we take a fresh seq a few times before giving up.
+// A duplicate key that is not the clientMsgId means the seq was taken: by a reader that closed
+// the gap while our insert was in flight (history.ts), or on jongodb by a concurrent writer
+// (its findOneAndUpdate can return a post-image that already includes another increment, see
+// JONGODB.md). Either way we take a fresh seq, a few times before giving up.
 const MAX_SEQ_ATTEMPTS = 5;
 
 function notFound(conversationId: string): NotFoundStoreError {
@@ -57,7 +58,8 @@ async function insertFresh(models: Models, input: NewMessage, conversationId: Ty
     const settled = await insertOrResolve(models, doc);
     if (settled) return settled;
   }
-  throw new Error(`could not assign a unique seq in conversation ${input.conversationId}`);
+  // Readers closing gaps (history.ts) took every seq we reserved: contention, so retry later.
+  throw new StoreUnavailableError(`could not assign a unique seq in conversation ${input.conversationId}`);
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Types } from 'mongoose';
 import { encodeCursor, parseCursor, UNREAD_CAP, visibleRanges, type SeqRange } from '../shared.js';
 import type { ConversationSummary, Page } from '../store.js';
 import { assertUserIds, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
-import { op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
+import { GAP_KIND, op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
 
 interface InboxCursor {
   /** lastActivityAt of the last row, epoch ms. */
@@ -87,11 +87,11 @@ export async function listConversations(
       const readSeq = Math.max(current.readSeq, current.joinedSeq);
       const [last, unread] = await Promise.all([
         visible
-          ? models.Message.findOne({ conversationId: conv._id, ...visible }).sort({ seq: -1 }).lean<MessageDoc>()
+          ? models.Message.findOne({ conversationId: conv._id, ...visible, kind: op({ $ne: GAP_KIND }) }).sort({ seq: -1 }).lean<MessageDoc>()
           : null,
         conv.lastSeq > readSeq
           ? models.Message.countDocuments(
-              { conversationId: conv._id, seq: op({ $gt: readSeq }), kind: op({ $ne: 'system' }), senderId: op({ $ne: userId }) },
+              { conversationId: conv._id, seq: op({ $gt: readSeq }), kind: op({ $nin: ['system', GAP_KIND] }), senderId: op({ $ne: userId }) },
               { limit: UNREAD_CAP },
             )
           : 0,

@@ -3,7 +3,7 @@
 import { Types } from 'mongoose';
 import type { Conversation, Member, Membership, Message } from '../../../protocol/index.js';
 import { InvalidArgumentStoreError, type Period } from '../store.js';
-import type { ConversationDoc, MembershipDoc, MessageDoc } from './models.js';
+import { GAP_KIND, type ConversationDoc, type MembershipDoc, type MessageDoc } from './models.js';
 
 const OBJECT_ID_HEX = /^[0-9a-f]{24}$/;
 
@@ -68,6 +68,7 @@ export function toPeriod(d: Pick<MembershipDoc, 'joinedSeq' | 'leftSeq' | 'open'
 }
 
 export function toMessage(d: MessageDoc): Message {
+  if (d.kind === GAP_KIND) throw new Error(`gap placeholder at seq ${d.seq} reached a reader`);
   const m: Message = {
     id: d._id.toHexString(),
     conversationId: d.conversationId.toHexString(),

@@ -34,13 +34,16 @@ export interface MembershipDoc {
   readSeq: number;
 }
 
+/** Kind of the placeholder a reader puts in a seq gap (history.ts); never returned to callers. */
+export const GAP_KIND = 'gap';
+
 export interface MessageDoc {
   _id: Types.ObjectId;
   conversationId: Types.ObjectId;
   seq: number;
   senderId: string;
   clientMsgId: string;
-  kind: MessageKind;
+  kind: MessageKind | typeof GAP_KIND;
   text?: string;
   attachment?: Attachment;
   system?: SystemEvent;
@@ -131,7 +134,7 @@ const messageSchema = new Schema<MessageDoc>(
     seq: { type: Number, required: true },
     senderId: { type: String, required: true },
     clientMsgId: { type: String, required: true },
-    kind: { type: String, enum: ['text', 'file', 'system'], required: true },
+    kind: { type: String, enum: ['text', 'file', 'system', GAP_KIND], required: true },
     text: { type: String },
     attachment: { type: attachmentSchema },
     system: { type: systemSchema },

@@ -188,6 +188,34 @@ describe('MongoStore specifics', () => {
     }
   });
 
+  it('a reader closes a seq reserved but not yet inserted, so the late insert moves past the reader (#14 item 1)', async () => {
+    // A writer between its `$inc` and its insert, frozen there by hand: the reader must not hand
+    // out what follows while that seq could still appear behind it.
+    const a = uid('a');
+    const conv = await group(a);
+    const cid = new mongoose.Types.ObjectId(conv.id);
+    const conn = await mongoose.createConnection(url).asPromise();
+    try {
+      const before = (await store.appendMessage(text(conv.id, a, 'before'))).message;
+      const reserved = (await conn.db!.collection('conversations').findOneAndUpdate({ _id: cid }, { $inc: { lastSeq: 1 } }, { returnDocument: 'after' }))!.lastSeq as number;
+      const later = (await second.appendMessage(text(conv.id, a, 'later'))).message;
+      expect(later.seq).toBeGreaterThan(reserved);
+
+      const page = await store.pageMessages({ conversationId: conv.id, periods: [{ afterSeq: 0, untilSeq: null }], after: before.seq, limit: 10 });
+      expect(page.map((m) => m.id)).toEqual([later.id]);
+      // The frozen writer wakes up: its seq is taken (the real adapter then takes a fresh one).
+      const late = { conversationId: cid, seq: reserved, senderId: a, clientMsgId: 'late', kind: 'text', text: 'late', createdAt: new Date() };
+      await expect(conn.db!.collection('messages').insertOne(late)).rejects.toMatchObject({ code: 11000 });
+      // Through the adapter the same message lands after everything the reader has seen.
+      const stored = (await store.appendMessage(text(conv.id, a, 'late'))).message;
+      expect(stored.seq).toBeGreaterThan(later.seq);
+      expect(await second.pageMessages({ conversationId: conv.id, periods: [{ afterSeq: 0, untilSeq: null }], after: later.seq, limit: 10 })).toEqual([stored]);
+      expect(await store.getMessage(stored.id)).toEqual(stored);
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('concurrent adds of the same user open exactly one period', async () => {
     const a = uid('a');
     const b = uid('b');

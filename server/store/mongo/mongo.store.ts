@@ -6,7 +6,7 @@
 // that a crash between two writes leaves nothing a reader can trip over (see createConversation).
 import { Types } from 'mongoose';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
-import { checkNewConversation, visibleRanges } from '../shared.js';
+import { checkNewConversation } from '../shared.js';
 import {
   type AppendResult,
   type ConversationSummary,
@@ -21,10 +21,11 @@ import {
 import { appendMany, appendOne } from './append.js';
 import { MongoConnection, type MongoConnectionOptions } from './connection.js';
 import { isDuplicateKey } from './errors.js';
-import { listConversations, seqFilter } from './inbox.js';
+import { listConversations } from './inbox.js';
 import { parseId, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
+import { pageMessages } from './history.js';
 import * as memberships from './memberships.js';
-import { createModels, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
+import { createModels, GAP_KIND, op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
 
 export type MongoStoreOptions = MongoConnectionOptions;
 
@@ -195,7 +196,7 @@ export class MongoStore implements Store {
   getMessage(messageId: string): Promise<Message | null> {
     return this.db.run(async () => {
       const id = parseId(messageId);
-      const doc = id && (await this.m.Message.findOne({ _id: id }).lean<MessageDoc>());
+      const doc = id && (await this.m.Message.findOne({ _id: id, kind: op({ $ne: GAP_KIND }) }).lean<MessageDoc>());
       return doc ? toMessage(doc) : null;
     });
   }
@@ -203,26 +204,13 @@ export class MongoStore implements Store {
   getMessageByClientId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | null> {
     return this.db.run(async () => {
       const id = parseId(conversationId);
-      const doc = id && (await this.m.Message.findOne({ conversationId: id, senderId, clientMsgId }).lean<MessageDoc>());
+      const doc = id && (await this.m.Message.findOne({ conversationId: id, senderId, clientMsgId, kind: op({ $ne: GAP_KIND }) }).lean<MessageDoc>());
       return doc ? toMessage(doc) : null;
     });
   }
 
   pageMessages(q: MessagePageQuery): Promise<Message[]> {
-    return this.db.run(async () => {
-      const id = parseId(q.conversationId);
-      const limit = Math.floor(q.limit);
-      if (!id || !(limit > 0)) return [];
-      const ascending = q.after !== undefined;
-      const visible = seqFilter(visibleRanges(q.periods, q));
-      if (!visible) return [];
-      const docs = await this.m.Message.find({ conversationId: id, ...visible })
-        .sort({ seq: ascending ? 1 : -1 })
-        .limit(limit)
-        .lean<MessageDoc[]>();
-      const messages = docs.map(toMessage);
-      return ascending ? holdBackPastInFlightGap(messages, q.after!, q.periods) : messages;
-    });
+    return this.db.run(() => pageMessages(this.m, q));
   }
 
   advanceWatermarks(updates: WatermarkUpdate[]): Promise<boolean[]> {
@@ -243,33 +231,4 @@ export class MongoStore implements Store {
       await write().catch((err: unknown) => (isDuplicateKey(err) ? write() : Promise.reject(err)));
     });
   }
-}
-
-/**
- * Without a transaction, a seq is reserved (`$inc`) before its message is inserted, so a reader
- * can briefly see seq n+1 while n is still in flight. A client that syncs "after the highest
- * seq I have" would then skip n for good. Ascending pages therefore stop before a gap in the
- * caller's visible range when the message after it is younger than this: an in-flight insert
- * lands within milliseconds, and a gap left by a failed insert only delays what follows it.
- */
-export const IN_FLIGHT_HOLD_BACK_MS = 5_000;
-
-export function holdBackPastInFlightGap(messages: Message[], after: number, periods: Period[], now = Date.now()): Message[] {
-  let prev = after;
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i]!;
-    const expected = nextVisibleSeq(prev, periods);
-    if (expected !== null && m.seq > expected && now - Date.parse(m.createdAt) < IN_FLIGHT_HOLD_BACK_MS) return messages.slice(0, i);
-    prev = m.seq;
-  }
-  return messages;
-}
-
-function nextVisibleSeq(prev: number, periods: Period[]): number | null {
-  let best: number | null = null;
-  for (const p of periods) {
-    const candidate = Math.max(prev + 1, p.afterSeq + 1);
-    if ((p.untilSeq === null || candidate <= p.untilSeq) && (best === null || candidate < best)) best = candidate;
-  }
-  return best;
 }
