@@ -65,7 +65,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 
   // 2. Transports: the HTTP server, then (gateway nodes) sockets and the domain, then routes.
   const http = createHttpServer();
-  const gateway = runsGateway ? createGateway({ config, logger, metrics, redis, store, verifyToken, limiter, delivery, lifecycle, http: http.server, adapterKey }) : undefined;
+  const gateway = runsGateway
+    ? createGateway({ config, logger, metrics, redis, store, verifyToken, limiter, delivery, lifecycle, http: http.server, adapterKey })
+    : undefined;
   serveHttp(http.app, {
     config,
     logger,
@@ -80,7 +82,15 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(gateway
       ? {
           api: {
-            rest: { config, logger, verifyToken, limiter, metrics, messaging: gateway.messaging, queues: { delivery: delivery.queue, deadLetter: delivery.dlq } },
+            rest: {
+              config,
+              logger,
+              verifyToken,
+              limiter,
+              metrics,
+              messaging: gateway.messaging,
+              queues: { delivery: delivery.queue, deadLetter: delivery.dlq },
+            },
             dashboardQueues: delivery.all,
           },
         }
