@@ -192,14 +192,25 @@ describe('rate limits', () => {
 describe('handshake origin', () => {
   it('refuses a WebSocket handshake from a foreign Origin and accepts the allowed one', async () => {
     const node = cluster.nodes[0]!;
-    let refused: ConnectError | undefined;
+    let refused: (ConnectError & { type?: string; description?: { message?: string } }) | undefined;
     try {
       const s = await connectClient(node.url, mintToken('ab-origin'), { extraHeaders: { Origin: 'https://evil.example' } });
       s.close();
     } catch (err) {
-      refused = err as ConnectError;
+      refused = err as typeof refused;
     }
-    expect(refused).toBeDefined();
+    // Refused by the origin check at the HTTP upgrade (allowRequest), not by the handshake
+    // middleware (which answers with a wire error in `data`) and not by anything else.
+    expect(refused).toMatchObject({ type: 'TransportError', description: { message: 'Unexpected server response: 400' } });
+    expect(refused!.data).toBeUndefined();
+    // The same check on Engine.IO's HTTP handshake says which refusal it is.
+    const poll = (origin: string) => fetch(`${node.url}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: origin } });
+    const foreign = await poll('https://evil.example');
+    expect(foreign.status).toBe(403);
+    expect(await foreign.json()).toEqual({ code: 4, message: 'Forbidden' });
+    const allowed = await poll(ORIGIN);
+    expect(allowed.status).toBe(200);
+    await allowed.text();
     const ok = await connectClient(node.url, mintToken('ab-origin'), { extraHeaders: { Origin: ORIGIN } });
     expect(ok.connected).toBe(true);
     ok.close();

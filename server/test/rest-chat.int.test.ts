@@ -134,7 +134,10 @@ describe.each(LANES)('REST chat on %s', (store) => {
 
       const history = await api('gina').get(`/v1/conversations/${room}/messages?after=0`);
       expect(history.body.messages.filter((m: Message) => m.clientMsgId === key)).toHaveLength(1);
-      // Sending moved the bot's own watermarks (it has nothing unread).
+      // Sending moved the bot's own watermarks to its message (read directly: `unread: 0` would
+      // hold either way, since a sender's own messages never count as unread).
+      const watermarks = await cluster.nodes[0]!.app.store.getMembership(room, 'bot-1');
+      expect(watermarks).toMatchObject({ deliveredSeq: message.seq, readSeq: message.seq });
       const botList = (await bot.get<ListConversationsResponse>('/v1/conversations')).body.conversations;
       expect(botList.find((c) => c.id === room)).toMatchObject({ unread: 0, lastMessage: { id: message.id } });
     });
@@ -152,9 +155,13 @@ describe.each(LANES)('REST chat on %s', (store) => {
 
   describe('rate limits', () => {
     it('reads beyond the budget get 429 with Retry-After', async () => {
-      const greedy = api('greedy');
-      // 160 requests at once exceed the read budget (100 per 5 s window) by a wide margin.
-      const results = await Promise.all(Array.from({ length: 160 }, () => greedy.get('/v1/conversations/no-such-conversation/messages')));
+      // A node whose read budget is 10 per 5 s window (scale 0.1), so 40 requests exceed it
+      // however slowly a loaded machine serves them (160 against 100 did not, in 8 s).
+      const small = await startCluster({ nodes: 1, store, env: { RATE_LIMIT_SCALE: '0.1' } });
+      const greedy = client(small.nodes[0]!.url, small.token('greedy'));
+      const results = await Promise.all(Array.from({ length: 40 }, () => greedy.get('/v1/conversations/no-such-conversation/messages'))).finally(() =>
+        small.close(),
+      );
       const limited = results.filter((r) => r.status === 429);
       expect(limited.length).toBeGreaterThan(0);
       expect(results.every((r) => r.status === 404 || r.status === 429)).toBe(true);
