@@ -6,7 +6,7 @@ import { clientKey, firstOccurrences } from '../shared.js';
 import { NotFoundStoreError, StoreUnavailableError, type AppendResult, type NewMessage } from '../store.js';
 import { duplicatePositions, isDuplicateKey } from './errors.js';
 import { parseId, toMessage } from './mappers.js';
-import type { MessageDoc, Models } from './models.js';
+import { op, type MessageDoc, type Models } from './models.js';
 
 // A duplicate key that is not the clientMsgId means the seq was taken: by a reader that closed
 // the gap while our insert was in flight (history.ts), or on jongodb by a concurrent writer
@@ -34,8 +34,31 @@ function buildDoc(input: NewMessage, conversationId: Types.ObjectId, seq: number
   return doc;
 }
 
-function findOriginal(models: Models, conversationId: Types.ObjectId, senderId: string, clientMsgId: string) {
-  return models.Message.findOne({ conversationId, senderId, clientMsgId }).lean<MessageDoc>();
+/**
+ * Stored messages matching `filter`, each majority-committed. The unique index decides by what
+ * the primary has (`local`), so that is what we look up; but a repeat must not be acknowledged
+ * with an original that a failover could still roll back (the original's own insert may still be
+ * waiting for the majority). Hits are therefore read again at `majority` in a causally consistent
+ * session: the server answers once the majority has caught up with the first read (bounded by
+ * the operation deadline, then UNAVAILABLE). The usual miss costs one query.
+ */
+async function findDurable(models: Models, filter: Record<string, unknown>): Promise<MessageDoc[]> {
+  const session = await models.Message.db.startSession({ causalConsistency: true });
+  try {
+    const local = await models.Message.find(filter).session(session).readConcern('local').lean<MessageDoc[]>();
+    if (local.length === 0) return [];
+    const durable = await models.Message.find({ _id: op({ $in: local.map((d) => d._id) }) })
+      .session(session)
+      .lean<MessageDoc[]>();
+    if (durable.length < local.length) throw new StoreUnavailableError('a stored original is not majority-committed yet');
+    return durable;
+  } finally {
+    await session.endSession();
+  }
+}
+
+async function findOriginal(models: Models, conversationId: Types.ObjectId, senderId: string, clientMsgId: string): Promise<MessageDoc | null> {
+  return (await findDurable(models, { conversationId, senderId, clientMsgId }))[0] ?? null;
 }
 
 /** Reserves `count` seqs; returns the highest, or null when the conversation does not exist. */
@@ -111,9 +134,9 @@ export async function appendMany(models: Models, inputs: NewMessage[]): Promise<
   const firstIndex = firstOccurrences(inputs);
   const firsts = [...firstIndex.values()];
 
-  const existing = await models.Message.find({
+  const existing = await findDurable(models, {
     $or: firsts.map((i) => ({ conversationId: ids[i]!, senderId: inputs[i]!.senderId, clientMsgId: inputs[i]!.clientMsgId })),
-  }).lean<MessageDoc[]>();
+  });
   const existingByKey = new Map(existing.map((d) => [clientKey({ ...d, conversationId: d.conversationId.toHexString() }), d]));
 
   const results: (AppendResult | undefined)[] = new Array(inputs.length);

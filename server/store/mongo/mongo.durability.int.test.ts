@@ -6,6 +6,7 @@
 // not the INTERNAL an unrecognised wrapped error would become.
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { BSON, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshMongoUrl } from '../../test/support/env.js';
 import { StoreUnavailableError, type NewMessage } from '../store.js';
@@ -14,8 +15,9 @@ import { MongoStore } from './mongo.store.js';
 type Mode = 'pass' | 'swallow-insert' | 'cut-insert';
 
 /** A proxy that forwards MongoDB wire messages and can misbehave on the `insert` command. */
-async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; close(): Promise<void> }> {
+async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; commands: Document[]; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
+  const commands: Document[] = [];
   const state = { mode: 'pass' as Mode };
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
@@ -33,7 +35,9 @@ async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; 
       while (buf.length >= 4 && buf.readInt32LE(0) <= buf.length) {
         const msg = buf.subarray(0, buf.readInt32LE(0));
         buf = buf.subarray(msg.length);
-        if (state.mode !== 'pass' && commandOf(msg) === 'insert') {
+        const body = bodyOf(msg);
+        if (body) commands.push(body);
+        if (state.mode !== 'pass' && body && Object.keys(body)[0] === 'insert') {
           if (state.mode === 'cut-insert') end();
           continue; // swallowed: the driver waits until its deadline
         }
@@ -43,6 +47,7 @@ async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
+    commands,
     port: (server.address() as net.AddressInfo).port,
     get mode() {
       return state.mode;
@@ -58,11 +63,11 @@ async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; 
   };
 }
 
-/** The command name of an OP_MSG (opcode 2013) whose first section is the body (kind 0). */
-function commandOf(msg: Buffer): string | undefined {
-  if (msg.length < 27 || msg.readInt32LE(12) !== 2013 || msg[20] !== 0) return undefined;
-  const nameStart = 26; // 21: BSON doc (4-byte length), 25: first element's type byte
-  return msg.toString('utf8', nameStart, msg.indexOf(0, nameStart));
+/** The command document of an OP_MSG (opcode 2013) whose first section is the body (kind 0). */
+function bodyOf(msg: Buffer): Document | undefined {
+  if (msg.length < 26 || msg.readInt32LE(12) !== 2013 || msg[20] !== 0) return undefined;
+  const start = 21;
+  return BSON.deserialize(msg.subarray(start, start + msg.readInt32LE(start)));
 }
 
 const text = (conversationId: string, senderId: string, clientMsgId: string): NewMessage => ({ conversationId, senderId, clientMsgId, kind: 'text', text: clientMsgId });
@@ -101,6 +106,21 @@ describe('MongoStore through a misbehaving connection', () => {
   afterAll(async () => {
     await store?.close();
     await proxy?.close();
+  });
+
+  it('asks the server for w:majority, j:true on every write and majority on every read but the idempotency lookup', async () => {
+    proxy.commands.length = 0;
+    await store.appendMessages([text(conversationId, owner, 'wire-1'), text(conversationId, owner, 'wire-2')]);
+    await store.appendMessage(text(conversationId, owner, 'wire-1')); // a repeat: found locally, confirmed at majority
+    await store.pageMessages({ conversationId, periods: [{ afterSeq: 0, untilSeq: null }], after: 0, limit: 10 });
+    await store.advanceWatermarks([{ conversationId, userId: owner, type: 'read', seq: 1 }]);
+    const writes = proxy.commands.filter((c) => ['insert', 'update', 'findAndModify'].includes(Object.keys(c)[0]!));
+    const reads = proxy.commands.filter((c) => Object.keys(c)[0] === 'find');
+    expect(writes.map((c) => Object.keys(c)[0])).toEqual(expect.arrayContaining(['insert', 'update', 'findAndModify']));
+    for (const c of writes) expect(c.writeConcern, JSON.stringify(c)).toEqual({ w: 'majority', j: true });
+    const levels = reads.map((c) => (c.readConcern as { level?: string } | undefined)?.level);
+    expect(levels.filter((l) => l !== 'majority')).toEqual(['local', 'local']); // the two idempotency lookups
+    expect(levels.filter((l) => l === 'majority').length).toBeGreaterThanOrEqual(3);
   });
 
   it('an insert past the operation deadline is UNAVAILABLE, single and batched, and the store recovers', async () => {
