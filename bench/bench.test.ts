@@ -53,6 +53,7 @@ describe('results', () => {
     expect(md).toContain('- pipeline/relay: sustainable rate 0.70, accepted 1.00, gateway CPU per send ×2.00, send→ack p99 ×4.00, send→deliver p99 ×8.00');
     expect(md).toContain('- pipeline/peer: sustainable rate 0.50, accepted 1.00, gateway CPU per send ×1.50, send→ack p99 ×2.00, send→deliver p99 ×2.00');
     expect(md).toContain('- peer/relay: sustainable rate 1.40');
+    expect(md).not.toContain('- relay/peer');
     expect(md).toMatch(/^\| peer \| 1400 \|/m);
   });
 });

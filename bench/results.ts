@@ -78,7 +78,7 @@ export function renderMarkdown(summary: Summary[], relay: Summary | undefined, p
     if (!base) continue;
     lines.push('');
     for (const s of summary) {
-      if (s === base) continue;
+      if (s === base || (base === peer && s === relay)) continue; // relay/peer is peer/relay read backwards
       const a = s.median;
       const b = base.median;
       lines.push(

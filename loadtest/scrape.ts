@@ -3,6 +3,8 @@
 import type { LoadOptions } from './options.js';
 import { median } from './stats.js';
 
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
 export interface ScrapeSample {
   /** Seconds since the scraper started. */
   t: number;
@@ -112,8 +114,8 @@ export class Scraper {
         url,
         samples: mine.length,
         failures: this.failures.get(url) ?? 0,
-        eventLoopLagP99Ms: { median: median(lags), max: Math.max(0, ...lags) },
-        eventLoopLagExcessP99Ms: { median: median(excess), max: Math.max(0, ...excess) },
+        eventLoopLagP99Ms: { median: round3(median(lags)), max: Math.max(0, ...lags) },
+        eventLoopLagExcessP99Ms: { median: round3(median(excess)), max: Math.max(0, ...excess) },
         rssMb: { first: rss[0] ?? 0, max: rss.length ? Math.max(...rss) : 0, last: rss[rss.length - 1] ?? 0 },
         socketsMax: Math.max(0, ...mine.map((s) => s.sockets ?? 0)),
       };
