@@ -1,39 +1,21 @@
 // `npm start` as an operator runs it: the compiled entry point (in CI, which builds first) or
 // the source through tsx, with settings from the environment only.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { gatewayEntry, startNodeProcess } from '../../tools/spawn-node.js';
 import { freshPostgresUrl, freshRedisPrefix } from './support/env.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
 import { TEST_SECRET } from './support/tokens.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIST_MAIN = `${ROOT}dist/server/main.js`;
 // CI builds dist/ right before the tests; locally dist/ may be stale, so the source runs.
-const entry = process.env.CI && existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', 'server/main.ts'];
+const entry = gatewayEntry(Boolean(process.env.CI));
 
+/** The node with these settings and nothing else from this process's environment. */
 function run(env: Record<string, string>) {
-  const proc = spawn(process.execPath, entry, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const listening = new Promise<number>((resolve, reject) => {
-    proc.stdout.on('data', () => {
-      const m = /"port":(\d+).*"msg":"listening"/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then((code) => reject(new Error(`exited ${code}: ${err}${out}`)));
-  });
+  const p = startNodeProcess({ entry, env, inheritEnv: false });
+  const listening = p.listening(30_000);
   listening.catch(() => {}); // awaited only by the tests that expect it to listen
-  return { proc, exited, listening, stderr: () => err };
+  return { proc: p.proc, exited: p.exited, listening, stderr: p.stderr };
 }
 
 const redises: PrivateRedis[] = [];
