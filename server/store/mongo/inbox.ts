@@ -8,8 +8,8 @@
 //      k point lookups on `_id` and a top-(n+1) sort in memory;
 //   3. the periods of the page's n conversations: `memberships.periods`;
 //   4. per page row, in parallel: the last visible message (one backwards step on
-//      `messages.conversation_seq`) and the unread count (range `seq > readSeq` on the same
-//      index, stopping at 9,999).
+//      `messages.conversation_seq`) and the unread count (range `seq > readSeq` on
+//      `messages.unread`, covered: index keys only, stopping at 9,999).
 // Only step 2 grows with k (a few ms per thousand conversations). Putting lastActivityAt on
 // every membership would make it O(n), at the price of one write per member per message.
 import type { Types } from 'mongoose';
@@ -92,7 +92,7 @@ export async function listConversations(
         conv.lastSeq > readSeq
           ? models.Message.countDocuments(
               { conversationId: conv._id, seq: op({ $gt: readSeq }), kind: op({ $nin: ['system', GAP_KIND] }), senderId: op({ $ne: userId }) },
-              { limit: UNREAD_CAP },
+              { limit: UNREAD_CAP, hint: 'unread' },
             )
           : 0,
       ]);

@@ -142,10 +142,14 @@ const messageSchema = new Schema<MessageDoc>(
   },
   { ...schemaOptions, collection: 'messages' },
 );
-// seq is unique per conversation (a second guard behind the atomic counter); serves
-// pageMessages (range on seq, either direction), the last visible message and the unread count
-// (range `seq > readSeq`, kind/sender filtered on the fetched documents) of listConversations.
+// seq is unique per conversation (a second guard behind the atomic counter, and what decides
+// between a writer and a reader closing a gap, history.ts); serves pageMessages (range on seq,
+// either direction) and the last visible message of listConversations.
 messageSchema.index({ conversationId: 1, seq: 1 }, { name: 'conversation_seq', unique: true });
+// The unread count of listConversations (`seq > readSeq`, kind not system/gap, sender not the
+// reader) answered from index keys alone: a covered count instead of fetching up to 9,999
+// documents per inbox row.
+messageSchema.index({ conversationId: 1, seq: 1, kind: 1, senderId: 1 }, { name: 'unread' });
 // Idempotent append: the pre-check, the duplicate-key guard and getMessageByClientId.
 messageSchema.index(
   { conversationId: 1, senderId: 1, clientMsgId: 1 },

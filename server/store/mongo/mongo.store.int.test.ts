@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationSchema, MembershipSchema, MessageSchema, type Role } from '../../../protocol/index.js';
-import { freshMongoUrl } from '../../test/support/env.js';
+import { freshMongoUrl, mongoIsReal } from '../../test/support/env.js';
 import { storeContract } from '../store.contract.js';
 import { InvalidArgumentStoreError, StoreUnavailableError, type NewMessage } from '../store.js';
 import { MongoStore } from './mongo.store.js';
@@ -83,11 +83,33 @@ describe('MongoStore specifics', () => {
         key: { conversationId: 1, senderId: 1, clientMsgId: 1 },
         unique: true,
       });
+      expect(messages.unread).toMatchObject({ key: { conversationId: 1, seq: 1, kind: 1, senderId: 1 } });
       const memberships = await indexes('memberships');
       expect(memberships.open_period).toMatchObject({ unique: true, partialFilterExpression: { open: true } });
       expect(memberships.user_open).toMatchObject({ key: { userId: 1, open: 1, conversationId: 1 } });
       const conversations = await indexes('conversations');
       expect(conversations.direct_pair).toMatchObject({ unique: true, partialFilterExpression: { directKey: { $exists: true } } });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  // Only a real mongod has `explain` (JONGODB.md #4): run with MONGO_URL set.
+  it.runIf(mongoIsReal())('counts unread messages from the index alone (covered, no documents fetched)', async () => {
+    const a = uid('a');
+    const b = uid('b');
+    const conv = await group(a, [b]);
+    await store.appendMessages(Array.from({ length: 20 }, (_, i) => text(conv.id, a, `u${i}`)));
+    const conn = await mongoose.createConnection(url).asPromise();
+    try {
+      const filter = { conversationId: new mongoose.Types.ObjectId(conv.id), seq: { $gt: 0 }, kind: { $nin: ['system', 'gap'] }, senderId: { $ne: b } };
+      const plan = await conn.db!.collection('messages')
+        .aggregate([{ $match: filter }, { $limit: 9_999 }, { $group: { _id: 1, n: { $sum: 1 } } }], { hint: 'unread' })
+        .explain('executionStats');
+      const stats = JSON.stringify(plan);
+      expect(stats).toMatch(/"totalDocsExamined":0\b/);
+      expect(stats).toMatch(/"totalKeysExamined":(?:[1-9]\d*)/);
+      expect((await store.listConversations(b, { limit: 1 })).items[0]?.unread).toBe(20);
     } finally {
       await conn.close();
     }
