@@ -49,7 +49,9 @@ export function createRedisClients(opts: {
   }
 
   const cmd = connect('cmd', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000 });
-  const pub = connect('adapter-pub');
+  // Auto-pipelining: the PUBLISHes of one tick (a delivery job's batch of messages, a burst of
+  // receipts) leave in one write. Only here: every command on this connection is independent.
+  const pub = connect('adapter-pub', { enableAutoPipelining: true });
   // No ready check on the subscriber: the adapter subscribes as soon as it is built, and a
   // SUBSCRIBE that lands while ioredis's handshake (CLIENT SETINFO, INFO) is still pending puts
   // the connection in subscriber mode, fails the INFO and loses the subscriptions for good —

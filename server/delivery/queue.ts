@@ -98,15 +98,24 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
     all: [queue, systemQueue, dlq],
     available: () => opts.connection.status === 'ready',
     async enqueue(messages) {
-      const user = messages.filter((m) => m.kind !== 'system');
-      const system = messages.filter((m) => m.kind === 'system');
+      const ids = new Map<string, string>();
       const adds: Promise<unknown>[] = [];
-      if (user.length) adds.push(add(queue, user, batchJobIdFor(user)));
-      if (system.length) adds.push(add(systemQueue, system, batchJobIdFor(system)));
+      for (const [lane, batch] of [
+        [queue, messages.filter((m) => m.kind !== 'system')],
+        [systemQueue, messages.filter((m) => m.kind === 'system')],
+      ] as const) {
+        if (batch.length === 0) continue;
+        const jobId = batchJobIdFor(batch);
+        for (const m of batch) ids.set(m.id, jobId);
+        adds.push(add(lane, batch, jobId));
+      }
       if (adds.length) await bounded(Promise.all(adds));
+      return ids;
     },
     async redeliver(message) {
-      await bounded(add(message.kind === 'system' ? systemQueue : queue, [message], jobIdFor(message.id)));
+      const jobId = jobIdFor(message.id);
+      await bounded(add(message.kind === 'system' ? systemQueue : queue, [message], jobId));
+      return jobId;
     },
     close() {
       closing ??= Promise.all([queue.close(), systemQueue.close(), dlq.close()]).then(() => undefined);

@@ -65,7 +65,8 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
     // A retried job emits every message again: clients de-duplicate by message id.
     for (const message of messages) await opts.publish(message);
     for (const message of messages) opts.onDelivered?.(message, acceptedAt);
-    jobLog(job).debug({ messages: messages.length, attempt: job.attemptsMade + 1 }, 'delivered');
+    // Ids only (never text): each send's "message accepted" line names its messageId and jobId.
+    jobLog(job).debug({ messageIds: messages.map((m) => m.id), attempt: job.attemptsMade + 1 }, 'delivered');
   }
 
   const settings = {

@@ -1,6 +1,5 @@
 // The message events (send, receipts, sync, typing), each a thin call into the domain, which
 // takes the rate-limit points and checks membership.
-import { jobIdFor } from '../delivery/queue.js';
 import type { Messaging } from '../messaging/index.js';
 import type { EventHandlers } from './register.js';
 
@@ -11,15 +10,11 @@ export function createMessageHandlers(messaging: Messaging): Pick<EventHandlers,
 
   return {
     'message:send': async ({ userId, log }, p) => {
-      const result = await messages.send(userId, p);
-      const { message } = result;
+      const { message, duplicate, deliveryId } = await messages.send(userId, p);
       // One line per accepted send on the connection's logger (which carries connId), naming
       // the message and its delivery job, so a send can be followed to the worker. Never the text.
-      log.debug(
-        { event: 'message:send', messageId: message.id, jobId: jobIdFor(message.id), conversationId: message.conversationId, seq: message.seq, duplicate: result.duplicate },
-        'message accepted',
-      );
-      return result;
+      log.debug({ event: 'message:send', messageId: message.id, jobId: deliveryId, conversationId: message.conversationId, seq: message.seq, duplicate }, 'message accepted');
+      return { message, duplicate };
     },
     'message:delivered': async ({ userId }, p) => {
       await messages.acknowledge(userId, 'delivered', p);

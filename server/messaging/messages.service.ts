@@ -8,7 +8,7 @@ import type { ConversationService } from './conversations.service.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
 import { canPost, readPositionShown } from './policy.js';
 import type { AccessCache } from './access-cache.js';
-import type { SendPipeline } from './send-pipeline.js';
+import type { SendPipeline, SendResult } from './send-pipeline.js';
 import type { WatermarkBatcher } from './watermarks.js';
 
 export interface MessageDeps {
@@ -47,7 +47,7 @@ export function createMessageService(deps: MessageDeps) {
    * validate (done by the caller's schema) → authorise → rate limit → store (idempotent) →
    * enqueue delivery → return. Resolves only when the message is stored and its job enqueued.
    */
-  async function send(senderId: string, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+  async function send(senderId: string, input: SendInput): Promise<SendResult> {
     await limiter.consume('send', senderId);
     if (input.attachment) checkAttachmentHost(input.attachment.url);
     const access = await deps.access.require(input.conversationId, senderId);

@@ -29,10 +29,13 @@ export interface Realtime {
 
 /** The delivery queue: an accepted message is enqueued before the send is acknowledged. */
 export interface DeliveryQueue {
-  /** Enqueues newly stored messages as one delivery (one job per batch, not per message). */
-  enqueue(messages: Message[]): Promise<void>;
-  /** Enqueues one message again (a repeated send whose first enqueue may have failed); a no-op while that job exists. */
-  redeliver(message: Message): Promise<void>;
+  /**
+   * Enqueues newly stored messages as one delivery (one job per batch, not per message, and
+   * one per lane); resolves with the id of the delivery holding each message, for the logs.
+   */
+  enqueue(messages: Message[]): Promise<Map<string, string>>;
+  /** Enqueues one message again (a repeated send whose first enqueue may have failed); a no-op while that job exists. Resolves with its delivery id. */
+  redeliver(message: Message): Promise<string>;
   /** False while the queue's Redis is unreachable: sends are refused before anything is stored. */
   available(): boolean;
 }

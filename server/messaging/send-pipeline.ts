@@ -24,9 +24,14 @@ export interface SendPipelineOptions {
   redeliverWindowMs?: number;
 }
 
+export interface SendResult extends AppendResult {
+  /** The delivery (queue job) that carries the message, for the logs; absent for an old repeat. */
+  deliveryId?: string;
+}
+
 export interface SendPipeline {
   /** Resolves once the message is stored and its delivery enqueued (or was, for a repeat). */
-  submit(input: NewMessage): Promise<AppendResult>;
+  submit(input: NewMessage): Promise<SendResult>;
   /** Resolves when nothing is queued or running (shutdown). */
   drain(): Promise<void>;
 }
@@ -35,42 +40,49 @@ export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
   const { store, delivery } = opts;
   const redeliverWindowMs = opts.redeliverWindowMs ?? REDELIVER_WINDOW_MS;
 
-  // Messages this node enqueued lately, with whether that worked: a repeated send (a client
-  // retry racing its own ack) then waits for the original's enqueue instead of delivering twice.
-  const enqueued = createRecentMap<Promise<boolean>>(ENQUEUED_MEMORY_MS);
+  // Messages this node enqueued lately, with the delivery that holds them (undefined when the
+  // enqueue failed): a repeated send (a client retry racing its own ack) then waits for the
+  // original's enqueue instead of delivering twice.
+  const enqueued = createRecentMap<Promise<string | undefined>>(ENQUEUED_MEMORY_MS);
 
   /** A repeat of a send whose enqueue failed (or that this node did not see) must still be delivered. */
-  async function redeliverIfNeeded(message: Message): Promise<void> {
-    if (Date.now() - Date.parse(message.createdAt) >= redeliverWindowMs) return;
-    const original = enqueued.get(message.id);
-    if (original && (await original)) return;
+  async function redeliverIfNeeded(message: Message): Promise<string | undefined> {
+    if (Date.now() - Date.parse(message.createdAt) >= redeliverWindowMs) return undefined;
+    const original = await enqueued.get(message.id);
+    if (original) return original;
     // Its own job, whose id is derived from the message id, so repeating the repeat adds nothing.
-    await delivery.redeliver(message);
+    return delivery.redeliver(message);
   }
 
-  async function storeAndEnqueue(inputs: NewMessage[]): Promise<AppendResult[]> {
+  async function storeAndEnqueue(inputs: NewMessage[]): Promise<SendResult[]> {
     // The senders have seen what they sent: their watermarks move in the same write.
     const seen = inputs.map((input) => (input.kind === 'system' ? input : { ...input, senderSeen: true }));
     const results = seen.length === 1 ? [await store.appendMessage(seen[0]!)] : await store.appendMessages(seen);
     const fresh = results.filter((r) => !r.duplicate).map((r) => r.message);
     const enqueue = delivery.enqueue(fresh);
-    const outcome = enqueue.then(
-      () => true,
-      () => false,
-    );
-    for (const m of fresh) enqueued.set(m.id, outcome);
-    const repeats = results.filter((r) => r.duplicate).map((r) => redeliverIfNeeded(r.message));
-    await Promise.all([enqueue, ...repeats]);
-    return results;
+    for (const m of fresh) {
+      enqueued.set(
+        m.id,
+        enqueue.then(
+          (ids) => ids.get(m.id),
+          () => undefined,
+        ),
+      );
+    }
+    const [ids, ...repeats] = await Promise.all([enqueue, ...results.map((r) => (r.duplicate ? redeliverIfNeeded(r.message) : undefined))]);
+    return results.map((r, i) => {
+      const deliveryId = r.duplicate ? repeats[i] : ids.get(r.message.id);
+      return deliveryId ? { ...r, deliveryId } : r;
+    });
   }
 
   // A send repeated while the first is still being stored and enqueued on this node (a double
   // tap, a retry racing its ack) shares the first one's outcome: one message, one delivery.
-  const inFlight = new Map<string, Promise<AppendResult>>();
-  function once(input: NewMessage, run: (input: NewMessage) => Promise<AppendResult>): Promise<AppendResult> {
+  const inFlight = new Map<string, Promise<SendResult>>();
+  function once(input: NewMessage, run: (input: NewMessage) => Promise<SendResult>): Promise<SendResult> {
     const key = clientKey(input);
     const first = inFlight.get(key);
-    if (first) return first.then(({ message }) => ({ message, duplicate: true }));
+    if (first) return first.then((r) => ({ ...r, duplicate: true }));
     const result = run(input).finally(() => inFlight.delete(key));
     inFlight.set(key, result);
     return result;
@@ -85,7 +97,7 @@ export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
     onBatchError: (inputs, err) =>
       inputs.length > 1 && err instanceof NotFoundStoreError
         ? Promise.allSettled(inputs.map(async (input) => (await storeAndEnqueue([input]))[0]!))
-        : Promise.resolve(inputs.map((): PromiseSettledResult<AppendResult> => ({ status: 'rejected', reason: err }))),
+        : Promise.resolve(inputs.map((): PromiseSettledResult<SendResult> => ({ status: 'rejected', reason: err }))),
   });
 
   return { submit: (input) => once(input, coalescer.submit), drain: () => coalescer.drain() };

@@ -143,9 +143,18 @@ export function instrumentWorker(metrics: Metrics, worker: Worker): void {
  * and accepted sends, counted where each event's result is observed (gateway/register.ts).
  */
 export function observeEvents(metrics: Metrics): (event: string, code: string, seconds: number) => void {
+  // Labelled children looked up once per (event, code), not per event: prom-client hashes the
+  // label object on every call otherwise. Both sets are closed (event names and §4 codes).
+  const counters = new Map<string, ReturnType<typeof metrics.events.labels>>();
+  const timers = new Map<string, ReturnType<typeof metrics.eventSeconds.labels>>();
   return (event, code, seconds) => {
-    metrics.events.inc({ event, code });
-    metrics.eventSeconds.observe({ event }, seconds);
+    const key = `${event} ${code}`;
+    let counter = counters.get(key);
+    if (!counter) counters.set(key, (counter = metrics.events.labels({ event, code })));
+    counter.inc();
+    let timer = timers.get(event);
+    if (!timer) timers.set(event, (timer = metrics.eventSeconds.labels({ event })));
+    timer.observe(seconds);
     if (event === 'message:send' && code === 'OK') metrics.sendsAccepted.inc();
   };
 }

@@ -57,12 +57,13 @@ export function createMessagesRouter(deps: RestDeps): Router {
     parse(NoQuerySchema, req.query, 'query');
     const headers = parse(PostMessageHeadersSchema, { 'idempotency-key': req.get('idempotency-key') }, 'header');
     const body = parse(MessageBodySchema, req.body, 'body');
-    const result: z.infer<typeof PostMessageResponseSchema> = await messages.send(identityOf(res).userId, {
+    const { message, duplicate } = await messages.send(identityOf(res).userId, {
       conversationId: id,
       clientMsgId: headers['idempotency-key'],
       ...body,
     });
-    res.status(result.duplicate ? 200 : 201).json(result);
+    const result: z.infer<typeof PostMessageResponseSchema> = { message, duplicate };
+    res.status(duplicate ? 200 : 201).json(result);
   });
 
   return router;
