@@ -94,6 +94,33 @@ describe('MongoStore specifics', () => {
     }
   });
 
+  it('start-up creates missing indexes but leaves a changed one for migrate (no rebuild, no crash loop)', async () => {
+    const driftUrl = freshMongoUrl();
+    const conn = await mongoose.createConnection(driftUrl).asPromise();
+    const fresh = new MongoStore({ url: driftUrl });
+    try {
+      // An older release's 'unread' index with another key.
+      await conn.db!.collection('messages').createIndex({ conversationId: 1, seq: 1 }, { name: 'unread' });
+      await fresh.init();
+      expect(fresh.indexDrift()).toEqual([{ collection: 'messages', name: 'unread', problem: 'different' }]);
+      const names = (await conn.db!.collection('messages').indexes()).map((i) => i.name);
+      expect(names).toEqual(expect.arrayContaining(['conversation_seq', 'conversation_sender_client_msg', 'unread']));
+      expect((await conn.db!.collection('messages').indexes()).find((i) => i.name === 'unread')?.key).toEqual({ conversationId: 1, seq: 1 });
+      await fresh.init(); // a second node starting: the same answer, nothing rebuilt
+      expect(fresh.indexDrift()).toHaveLength(1);
+      // Rebuilding needs dropIndexes, which only a real mongod has (JONGODB.md #4).
+      if (mongoIsReal()) {
+        await fresh.migrate();
+        expect(fresh.indexDrift()).toEqual([]);
+        expect((await conn.db!.collection('messages').indexes()).find((i) => i.name === 'unread')?.key).toEqual({ conversationId: 1, seq: 1, kind: 1, senderId: 1 });
+      }
+    } finally {
+      await fresh.close();
+      await conn.close();
+      await dropDatabase(driftUrl);
+    }
+  });
+
   // Only a real mongod has `explain` (JONGODB.md #4): run with MONGO_URL set.
   it.runIf(mongoIsReal())('counts unread messages from the index alone (covered, no documents fetched)', async () => {
     const a = uid('a');

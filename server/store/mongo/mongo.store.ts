@@ -22,6 +22,7 @@ import { appendMany, appendOne } from './append.js';
 import { MongoConnection, type MongoConnectionOptions } from './connection.js';
 import { isDuplicateKey } from './errors.js';
 import { listConversations } from './inbox.js';
+import { createMissingIndexes, indexDrift, migrateIndexes, type IndexDrift } from './indexes.js';
 import { parseId, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
 import { pageMessages } from './history.js';
 import * as memberships from './memberships.js';
@@ -33,6 +34,7 @@ export class MongoStore implements Store {
   readonly name = 'mongo' as const;
   private readonly db: MongoConnection;
   private readonly m: Models;
+  private drift: IndexDrift[] = [];
 
   constructor(opts: MongoStoreOptions) {
     this.db = new MongoConnection(opts);
@@ -40,14 +42,28 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Checks that writes and reads get majority durability (see connection.ts), then builds the
-   * indexes (createIndexes is idempotent, so concurrent nodes starting is fine).
+   * Checks that writes and reads get majority durability (see connection.ts), then creates the
+   * indexes that do not exist yet; an index whose definition changed is left for `migrate()`
+   * (indexes.ts says why). Concurrent nodes starting is fine: createIndexes is idempotent.
    */
   init(): Promise<void> {
     return this.db.run(async () => {
       this.db.assertDurable();
-      for (const model of Object.values(this.m)) await model.createIndexes();
+      this.drift = await createMissingIndexes(this.db.conn, this.m);
     });
+  }
+
+  /** Deploy step, run once per release: creates missing indexes and rebuilds changed ones. */
+  migrate(): Promise<void> {
+    return this.db.run(async () => {
+      await migrateIndexes(this.db.conn, this.m);
+      this.drift = await indexDrift(this.db.conn, this.m);
+    });
+  }
+
+  /** Indexes that differ from models.ts as of the last `init()`/`migrate()` (run `migrate()`). */
+  indexDrift(): IndexDrift[] {
+    return [...this.drift];
   }
 
   /** The write and read concern every operation of this store uses (for tests and start-up logs). */
