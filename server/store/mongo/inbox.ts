@@ -10,6 +10,7 @@
 //   4. per page row, in parallel: the last visible message (one backwards step on
 //      `messages.conversation_seq`) and the unread count (range `seq > readSeq` on
 //      `messages.unread`, covered: index keys only, stopping at 9,999).
+//      At most ROW_CONCURRENCY rows at a time, so one large page cannot drain the pool.
 // Only step 2 grows with k (a few ms per thousand conversations). Putting lastActivityAt on
 // every membership would make it O(n), at the price of one write per member per message.
 import type { Types } from 'mongoose';
@@ -17,6 +18,26 @@ import { encodeCursor, parseCursor, UNREAD_CAP, visibleRanges, type SeqRange } f
 import type { ConversationSummary, Page } from '../store.js';
 import { assertUserIds, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
 import { GAP_KIND, op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
+
+/**
+ * Rows of one page computed at a time (2 queries each): a page of 200 must not take the whole
+ * connection pool (100 by default) from every other request on the node.
+ */
+const ROW_CONCURRENCY = 16;
+
+/** `fn` over `items` with at most `limit` calls in flight; results in input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
 
 interface InboxCursor {
   /** lastActivityAt of the last row, epoch ms. */
@@ -78,8 +99,10 @@ export async function listConversations(
     byConversation.set(key, [...(byConversation.get(key) ?? []), p]);
   }
 
-  const rows = await Promise.all(
-    page.map(async (conv): Promise<ConversationSummary | null> => {
+  const rows = await mapLimit(
+    page,
+    ROW_CONCURRENCY,
+    async (conv): Promise<ConversationSummary | null> => {
       const mine = byConversation.get(conv._id.toHexString()) ?? [];
       const current = mine.find((p) => p.open);
       if (!current) return null; // left between steps 1 and 3
@@ -102,7 +125,7 @@ export async function listConversations(
         unread,
         ...(last ? { lastMessage: toMessage(last) } : {}),
       };
-    }),
+    },
   );
 
   const items = rows.filter((r): r is ConversationSummary => r !== null);
