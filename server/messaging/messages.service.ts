@@ -107,11 +107,12 @@ export function createMessageService(deps: MessageDeps) {
   async function acknowledge(userId: string, type: WatermarkType, input: { conversationId: string; seq: number }): Promise<void> {
     await limiter.consume('receipt', userId);
     await deps.access.require(input.conversationId, userId);
-    const moved = await watermarks.advance([{ conversationId: input.conversationId, userId, type, seq: input.seq }]);
-    if (!moved[0]) return;
+    const [stored] = await watermarks.advance([{ conversationId: input.conversationId, userId, type, seq: input.seq }]);
+    if (stored === undefined || stored === false) return;
     // The receipt goes to the room, i.e. to others: the privacy rule decides.
     if (type === 'read' && !readPositionShown(await watermarks.readReceiptsOn(userId), false)) return;
-    realtime.receipt({ conversationId: input.conversationId, userId, type, seq: input.seq });
+    // The stored value (capped at lastSeq), never the client's number (§7).
+    realtime.receipt({ conversationId: input.conversationId, userId, type, seq: stored });
   }
 
   async function typing(userId: string, input: { conversationId: string; typing: boolean }): Promise<void> {

@@ -5,7 +5,7 @@ import type { Store, WatermarkUpdate } from '../store/store.js';
 
 interface Pending {
   update: WatermarkUpdate;
-  waiters: { resolve: (moved: boolean) => void; reject: (err: unknown) => void }[];
+  waiters: { resolve: (stored: number | false) => void; reject: (err: unknown) => void }[];
 }
 
 const SETTINGS_TTL_MS = 5_000; // privacy changes reach other nodes within this
@@ -22,7 +22,7 @@ export function createWatermarkBatcher(store: Store, opts: { maxBatch?: number }
       for (const p of batch) pending.delete(keyOf(p.update));
       try {
         const moved = await store.advanceWatermarks(batch.map((p) => p.update));
-        batch.forEach((p, i) => p.waiters.forEach((w) => w.resolve(Boolean(moved[i]))));
+        batch.forEach((p, i) => p.waiters.forEach((w) => w.resolve(moved[i] ?? false)));
       } catch (err) {
         batch.forEach((p) => p.waiters.forEach((w) => w.reject(err)));
       }
@@ -33,11 +33,14 @@ export function createWatermarkBatcher(store: Store, opts: { maxBatch?: number }
     return `${u.conversationId}\u0000${u.userId}\u0000${u.type}`;
   }
 
-  /** Resolves, per update, whether the stored watermark moved. */
-  function advance(updates: WatermarkUpdate[]): Promise<boolean[]> {
+  /**
+   * Resolves, per update, the value stored when the watermark moved (capped at the
+   * conversation's lastSeq, so never the client's number beyond it), else `false`.
+   */
+  function advance(updates: WatermarkUpdate[]): Promise<(number | false)[]> {
     const promises = updates.map(
       (update) =>
-        new Promise<boolean>((resolve, reject) => {
+        new Promise<number | false>((resolve, reject) => {
           const key = keyOf(update);
           const existing = pending.get(key);
           if (existing) {

@@ -156,9 +156,10 @@ export interface Store {
 
   /**
    * Moves watermarks forward only (`max(current, seq)`, also capped at lastSeq) on the user's
-   * open period. Returns, for each update, whether it moved. Updates for non-members are no-ops.
+   * open period. Returns, for each update, the value it stored (after the cap) when it moved
+   * the watermark, else `false`. Updates for non-members are no-ops.
    */
-  advanceWatermarks(updates: WatermarkUpdate[]): Promise<boolean[]>;
+  advanceWatermarks(updates: WatermarkUpdate[]): Promise<(number | false)[]>;
 
   /** Read-receipt privacy; default true for users never set. */
   getReadReceipts(userId: string): Promise<boolean>;

@@ -127,8 +127,8 @@ export async function listMembers(
  * guarantee, with the "did it move" answer in `modifiedCount`, and jongodb has no `$max`.
  * Updates of one (conversation, user, type) run in input order; different ones in parallel.
  */
-export async function advanceWatermarks(models: Models, updates: WatermarkUpdate[]): Promise<boolean[]> {
-  const moved: boolean[] = updates.map(() => false);
+export async function advanceWatermarks(models: Models, updates: WatermarkUpdate[]): Promise<(number | false)[]> {
+  const moved: (number | false)[] = updates.map(() => false);
   const ids = updates.map((u) => parseId(u.conversationId));
   const distinct = [...new Map(ids.filter((id): id is Types.ObjectId => id !== null).map((id) => [id.toHexString(), id])).values()];
   if (distinct.length === 0) return moved;
@@ -153,7 +153,7 @@ export async function advanceWatermarks(models: Models, updates: WatermarkUpdate
           { conversationId: cid, userId: u.userId, open: true, [field]: op({ $lt: seq }) },
           { $set: { [field]: seq } },
         );
-        moved[i] = res.modifiedCount > 0;
+        moved[i] = res.modifiedCount > 0 ? seq : false;
       }
     }),
   );

@@ -18,7 +18,7 @@ import {
   type Store,
   type WatermarkUpdate,
 } from '../store.js';
-import { appendMany, appendOne } from './append.js';
+import { appendMany, appendOne, probeActivityOperator } from './append.js';
 import { MongoConnection, type MongoConnectionOptions } from './connection.js';
 import { isDuplicateKey } from './errors.js';
 import { listConversations } from './inbox.js';
@@ -49,6 +49,7 @@ export class MongoStore implements Store {
   init(): Promise<void> {
     return this.db.run(async () => {
       this.db.assertDurable();
+      await probeActivityOperator(this.m);
       this.drift = await createMissingIndexes(this.db.conn, this.m);
     });
   }
@@ -229,7 +230,7 @@ export class MongoStore implements Store {
     return this.db.run(() => pageMessages(this.m, q));
   }
 
-  advanceWatermarks(updates: WatermarkUpdate[]): Promise<boolean[]> {
+  advanceWatermarks(updates: WatermarkUpdate[]): Promise<(number | false)[]> {
     return this.db.run(() => memberships.advanceWatermarks(this.m, updates));
   }
 

@@ -240,7 +240,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  advanceWatermarks(updates: WatermarkUpdate[]): Promise<boolean[]> {
+  advanceWatermarks(updates: WatermarkUpdate[]): Promise<(number | false)[]> {
     if (updates.length === 0) return Promise.resolve([]);
     return this.guard(async () => {
       const { rows } = await this.q<{ conversation_id: string; user_id: string; old_delivered: number; old_read: number; last_seq: number }>(
@@ -255,7 +255,7 @@ export class PostgresStore implements Store {
         const to = Math.min(u.seq, s.cap);
         if (to <= s[u.type]) return false;
         s[u.type] = to;
-        return true;
+        return to;
       });
     });
   }
