@@ -286,12 +286,13 @@ describe('web client end to end (Chromium, two nodes)', () => {
     carol.on('pageerror', (err) => problems.push(`carol page error: ${err.message}`));
     await carol.goto(cluster.nodes[0]!.url);
     await carol.getByText('Sign in with a token instead').click();
-    await carol.locator('#login-token').fill(cluster.token('carol', { expiresInSec: 3 }));
+    // Long enough to sign in on a loaded machine before it expires.
+    await carol.locator('#login-token').fill(cluster.token('carol', { expiresInSec: 8 }));
     await carol.getByRole('button', { name: 'Use this token' }).click();
     await carol.locator('[data-testid=connection][data-state=online]').waitFor(WAIT);
     expect(await carol.getByTestId('me').textContent()).toBe('carol');
     // At exp the server sends session:expired and disconnects; a pasted token cannot be renewed.
-    await carol.getByTestId('login-error').getByText('your token has expired; sign in again').waitFor(WAIT);
+    await carol.getByTestId('login-error').getByText('your token has expired; sign in again').waitFor({ timeout: 20_000 });
     expect(await carol.getByTestId('login-name').isVisible()).toBe(true);
   });
 

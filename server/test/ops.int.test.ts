@@ -123,12 +123,17 @@ describe('metrics', () => {
     }
     const invalid = await raw(alice, 'message:send', { conversationId: conversation.id });
     expect(invalid.ok).toBe(false);
-    // The worker counts a delivery before its emit can reach a client, so once Bob has them
-    // all, the counters include them.
     await bobInbox.hasAll(sent.map((s) => s.message.id));
-    const after = await scrape(node.url);
-
+    // The worker counts a delivery after its emit, and a job's duration once BullMQ has marked
+    // it completed (another Redis round trip), so Bob can be ahead of the counters: scrape until
+    // they caught up (bounded).
+    let after = await scrape(node.url);
     const delta = (name: string, labels?: Record<string, string>) => val(after, name, labels) - val(before, name, labels);
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; after = await scrape(node.url)) {
+      if (delta('delivery_emitted_total') >= 5 && delta('queue_job_duration_seconds_count', { queue: 'delivery', result: 'ok' }) >= 5) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
     expect(delta('gateway_sockets_connected')).toBe(2);
     expect(delta('gateway_connects_total')).toBe(2);
     expect(delta('gateway_events_total', { event: 'message:send', code: 'OK' })).toBe(5);

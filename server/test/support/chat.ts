@@ -3,7 +3,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AckOf, ClientEventName, Message, OkDataOf, PayloadOf } from '../../../protocol/index.js';
-import { DELIVERY_QUEUE } from '../../delivery/queue.js';
+import { DELIVERY_QUEUE, SYSTEM_QUEUE } from '../../delivery/queue.js';
 import { record, type ClientSocket } from './clients.js';
 
 /** Emits and returns the ok data; throws with the wire error otherwise. */
@@ -44,20 +44,20 @@ export function inbox(socket: ClientSocket) {
   };
 }
 
-/** Waits until the delivery queue of a prefix has nothing waiting, prioritized, delayed or active. */
+/** Waits until both delivery lanes of a prefix have nothing waiting, prioritized, delayed or active. */
 export async function queueDrained(redisUrl: string, prefix: string, timeoutMs = 20_000): Promise<void> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const queue = new Queue(DELIVERY_QUEUE, { connection, prefix });
+  const lanes = [DELIVERY_QUEUE, SYSTEM_QUEUE].map((name) => new Queue(name, { connection, prefix }));
   try {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-      if (Object.values(c).every((n) => n === 0)) return;
-      if (Date.now() > until) throw new Error(`queue not drained: ${JSON.stringify(c)}`);
+      const counts = await Promise.all(lanes.map((q) => q.getJobCounts('waiting', 'prioritized', 'delayed', 'active')));
+      if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;
+      if (Date.now() > until) throw new Error(`queue not drained: ${JSON.stringify(counts)}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   } finally {
-    await queue.close();
+    await Promise.all(lanes.map((q) => q.close()));
     await connection.quit();
   }
 }
