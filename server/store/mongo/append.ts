@@ -61,11 +61,28 @@ async function findOriginal(models: Models, conversationId: Types.ObjectId, send
   return (await findDurable(models, { conversationId, senderId, clientMsgId }))[0] ?? null;
 }
 
+// lastActivityAt takes `$max` of this node's clock, so a node whose clock is behind never moves
+// a conversation back in the inbox order. jongodb has no `$max` (JONGODB.md #1): `init()` probes
+// once per store and falls back to `$set` there; real MongoDB always gets `$max`.
+const activityOperator = new WeakMap<Models, '$max' | '$set'>();
+
+/** Checks once whether the server takes `$max` (a no-op update on a fresh id). */
+export async function probeActivityOperator(models: Models): Promise<void> {
+  try {
+    await models.Conversation.collection.updateOne({ _id: new Types.ObjectId() }, { $max: { lastActivityAt: new Date(0) } });
+    activityOperator.set(models, '$max');
+  } catch (err) {
+    // jongodb answers BadValue ("unsupported update operator"); anything else is a real failure.
+    if ((err as { codeName?: unknown }).codeName !== 'BadValue') throw err;
+    activityOperator.set(models, '$set');
+  }
+}
+
 /** Reserves `count` seqs; returns the highest, or null when the conversation does not exist. */
 async function reserveSeqs(models: Models, conversationId: Types.ObjectId, count: number, now: Date): Promise<number | null> {
   const conv = await models.Conversation.findOneAndUpdate(
     { _id: conversationId },
-    { $inc: { lastSeq: count }, $set: { lastActivityAt: now } },
+    { $inc: { lastSeq: count }, [activityOperator.get(models) ?? '$max']: { lastActivityAt: now } },
     { new: true, projection: { lastSeq: 1 } },
   ).lean<{ lastSeq: number }>();
   return conv ? conv.lastSeq : null;

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConversationSchema, MembershipSchema, MessageSchema, type Role } from '../../../protocol/index.js';
 import { freshMongoUrl, mongoIsReal } from '../../test/support/env.js';
 import { storeContract } from '../store.contract.js';
@@ -118,6 +118,28 @@ describe('MongoStore specifics', () => {
       await fresh.close();
       await conn.close();
       await dropDatabase(driftUrl);
+    }
+  });
+
+  // jongodb has no `$max` (JONGODB.md #1), so there the store falls back to `$set`: real mongod only.
+  it.runIf(mongoIsReal())('a node whose clock is behind never moves a conversation back in the inbox order', async () => {
+    const a = uid('a');
+    const conv = await group(a);
+    await store.appendMessage(text(conv.id, a, 'now'));
+    const conn = await mongoose.createConnection(url).asPromise();
+    try {
+      const activity = async () =>
+        ((await conn.db!.collection('conversations').findOne({ _id: new mongoose.Types.ObjectId(conv.id) }))!.lastActivityAt as Date).getTime();
+      const before = await activity();
+      vi.useFakeTimers({ toFake: ['Date'], now: before - 60_000 }); // this node's clock a minute behind
+      try {
+        await store.appendMessage(text(conv.id, a, 'from the past'));
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(await activity()).toBe(before);
+    } finally {
+      await conn.close();
     }
   });
 
