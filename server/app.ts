@@ -198,6 +198,7 @@ function createGateway(deps: {
     limiter,
     attachmentHosts: config.limits.attachmentHosts,
     appendBatchMax: config.messaging.appendBatchMax,
+    appendBatchLingerMs: config.messaging.appendBatchLingerMs,
   });
   const handlers: EventHandlers = config.relayMode
     ? createRelayHandlers(io)

@@ -54,4 +54,30 @@ describe('createCoalescer', () => {
     const results = await Promise.allSettled([1, 2, 3].map((i) => c.submit(i)));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
+
+  it('with a linger, items arriving within it of the last cut leave together; after a quiet spell an item goes at once', async () => {
+    const batches: number[][] = [];
+    const c = createCoalescer(async (items: number[]) => (batches.push(items), items), { maxBatch: 10, maxInFlight: 4, lingerMs: 500 });
+    const started = Date.now();
+    await c.submit(1); // quiet before: out at once
+    expect(Date.now() - started).toBeLessThan(300);
+    const next = [2, 3, 4].map((i) => c.submit(i)); // within the linger: wait for it, together
+    await Promise.all(next);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+    await new Promise((r) => setTimeout(r, 600)); // quiet spell longer than the linger (timing, not synchronisation)
+    const quiet = Date.now();
+    await c.submit(5);
+    expect(Date.now() - quiet).toBeLessThan(300);
+    expect(batches).toEqual([[1], [2, 3, 4], [5]]);
+  });
+
+  it('with a linger, a full batch does not wait', async () => {
+    const batches: number[][] = [];
+    const c = createCoalescer(async (items: number[]) => (batches.push(items), items), { maxBatch: 2, maxInFlight: 4, lingerMs: 10_000 });
+    await c.submit(0);
+    const started = Date.now();
+    await Promise.all([1, 2].map((i) => c.submit(i)));
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(batches).toEqual([[0], [1, 2]]);
+  });
 });

@@ -8,6 +8,12 @@ export interface CoalescerOptions {
   maxBatch: number;
   /** Batches running at once. */
   maxInFlight: number;
+  /**
+   * A batch is cut at most once per this many ms while items keep coming (0 = never wait):
+   * after a quiet spell an item still goes out at once, but under a steady stream items
+   * gather for up to this long, so batches grow with the rate and not only at saturation.
+   */
+  lingerMs?: number;
 }
 
 interface Pending<I, O> {
@@ -52,8 +58,21 @@ export function createCoalescer<I, O>(
     }
   }
 
+  const lingerMs = opts.lingerMs ?? 0;
+  let lastCut = 0;
+  let lingering: NodeJS.Timeout | undefined;
+
   function pump(): void {
     while (queue.length > 0 && inFlight < opts.maxInFlight) {
+      const wait = lastCut + lingerMs - Date.now();
+      if (wait > 0 && queue.length < opts.maxBatch) {
+        lingering ??= setTimeout(() => {
+          lingering = undefined;
+          pump();
+        }, wait);
+        return;
+      }
+      lastCut = Date.now();
       const batch = queue.splice(0, opts.maxBatch);
       inFlight++;
       void run(batch).finally(() => {

@@ -92,6 +92,7 @@ const EnvSchema = z
      * still goes out alone at once. 1 = one statement per send. Measured in BENCHMARKS.md.
      */
     APPEND_BATCH_MAX: int(100, 1, 1000),
+    APPEND_BATCH_LINGER_MS: int(2, 0, 50), // under a steady stream, sends gather this long into one batch
     /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels; ROLE=all only). */
     SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).default('classic')),
   })
@@ -145,7 +146,7 @@ export interface Config {
   http: { corsOrigins: string[] };
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[] };
   delivery: { concurrency: number; attempts: number; backoffMs: number };
-  messaging: { appendBatchMax: number };
+  messaging: { appendBatchMax: number; appendBatchLingerMs: number };
   shutdownTimeoutMs: number;
   /** Time between "not ready" and closing the port on shutdown (0: close at once). */
   shutdownReadyDelayMs: number;
@@ -202,7 +203,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       attachmentHosts: e.ATTACHMENT_HOSTS,
     },
     delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
-    messaging: { appendBatchMax: e.APPEND_BATCH_MAX },
+    messaging: { appendBatchMax: e.APPEND_BATCH_MAX, appendBatchLingerMs: e.APPEND_BATCH_LINGER_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownReadyDelayMs: e.SHUTDOWN_READY_DELAY_MS,
     admin: { basicAuth: e.ADMIN_BASIC_AUTH },

@@ -14,13 +14,15 @@ export interface MessagingDeps {
   attachmentHosts: readonly string[];
   /** Group commit of sends (see send-pipeline.ts); 1 or unset = off. */
   appendBatchMax?: number;
+  /** How long a batch may gather under a steady stream, ms (0 = only while others are in flight). */
+  appendBatchLingerMs?: number;
 }
 
 /** The domain: one object that both the socket gateway and REST call. */
 export function createMessaging(deps: MessagingDeps) {
   const watermarks = createWatermarkBatcher(deps.store);
   const conversations = createConversationService(deps);
-  const sends = createSendPipeline({ ...deps, maxBatch: deps.appendBatchMax ?? 1 });
+  const sends = createSendPipeline({ ...deps, maxBatch: deps.appendBatchMax ?? 1, lingerMs: deps.appendBatchLingerMs ?? 0 });
   const access = createAccessCache(deps.store);
   deps.realtime.onMembershipChanged((conversationId) => access.forget(conversationId));
   const messages = createMessageService({ ...deps, conversations, watermarks, sends, access });

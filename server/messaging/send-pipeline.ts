@@ -21,6 +21,8 @@ export interface SendPipelineOptions {
   delivery: DeliveryQueue;
   /** Most sends in one batch; 1 = one transaction and one job per send. */
   maxBatch: number;
+  /** Under a steady stream, a batch is cut at most once per this many ms (see coalesce.ts). */
+  lingerMs?: number;
   redeliverWindowMs?: number;
 }
 
@@ -92,6 +94,7 @@ export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
   const coalescer = createCoalescer(storeAndEnqueue, {
     maxBatch: Math.max(1, opts.maxBatch),
     maxInFlight: BATCHES_IN_FLIGHT,
+    lingerMs: opts.lingerMs ?? 0,
     // A conversation that is gone fails the whole transaction: the other sends of the batch
     // are retried one by one, so only the bad one gets NOT_FOUND.
     onBatchError: (inputs, err) =>
