@@ -20,7 +20,7 @@ import { LIMITS } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { ConversationSummary, Store } from '../store/store.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
-import { canAddMembers, canRemove, canSetRole, readPositionShown } from './policy.js';
+import { canAddMembers, canRemove, canSetRole, readPositionShown, speaksInRoom } from './policy.js';
 
 export interface ConversationDeps {
   store: Store;
@@ -222,7 +222,9 @@ export function createConversationService(deps: ConversationDeps) {
   /** Current members as the caller may see them; callers outside get requireMember's answer. */
   async function listMembers(userId: string, conversationId: string, page: PageRequest): Promise<{ members: Member[]; nextCursor?: string }> {
     await limiter.consume('read', userId);
-    await requireMember(conversationId, userId);
+    const { conversation, membership } = await requireMember(conversationId, userId);
+    // A channel's subscribers are not listed to each other (§7).
+    if (!speaksInRoom(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators list the members of a channel');
     const result = await store.listMembers(conversationId, { limit: page.limit ?? LIMITS.pageDefault, ...(page.cursor ? { cursor: page.cursor } : {}) });
     return { members: result.items.map((m) => toVisibleMember(m, userId)), ...(result.nextCursor ? { nextCursor: result.nextCursor } : {}) };
   }

@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import type { Period, Store, WatermarkType } from '../store/store.js';
 import type { ConversationService } from './conversations.service.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
-import { canPost, readPositionShown } from './policy.js';
+import { canPost, readPositionShown, speaksInRoom } from './policy.js';
 import type { AccessCache } from './access-cache.js';
 import type { SendPipeline, SendResult } from './send-pipeline.js';
 import type { WatermarkBatcher } from './watermarks.js';
@@ -106,9 +106,11 @@ export function createMessageService(deps: MessageDeps) {
   /** Moves a delivered/read watermark forward and tells the room when it moved. */
   async function acknowledge(userId: string, type: WatermarkType, input: { conversationId: string; seq: number }): Promise<void> {
     await limiter.consume('receipt', userId);
-    await deps.access.require(input.conversationId, userId);
+    const access = await deps.access.require(input.conversationId, userId);
     const [stored] = await watermarks.advance([{ conversationId: input.conversationId, userId, type, seq: input.seq }]);
     if (stored === undefined || stored === false) return;
+    // Stored for the member's own unread count; in a channel a plain member's is never broadcast.
+    if (!speaksInRoom(access.type, access.role)) return;
     // The receipt goes to the room, i.e. to others: the privacy rule decides.
     if (type === 'read' && !readPositionShown(await watermarks.readReceiptsOn(userId), false)) return;
     // The stored value (capped at lastSeq), never the client's number (§7).
@@ -117,7 +119,8 @@ export function createMessageService(deps: MessageDeps) {
 
   async function typing(userId: string, input: { conversationId: string; typing: boolean }): Promise<void> {
     await limiter.consume('typing', userId);
-    await deps.access.require(input.conversationId, userId);
+    const access = await deps.access.require(input.conversationId, userId);
+    if (!speaksInRoom(access.type, access.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators type in a channel');
     realtime.typing({ conversationId: input.conversationId, userId, typing: input.typing });
   }
 

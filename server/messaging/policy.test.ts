@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canAddMembers, canPost, canRemove, canSetRole, readPositionShown } from './policy.js';
+import { canAddMembers, canPost, canRemove, canSetRole, readPositionShown, speaksInRoom } from './policy.js';
 
 describe('conversation policy', () => {
   it('only owner/admin/moderator post in channels; everyone in groups and directs', () => {
@@ -7,6 +7,11 @@ describe('conversation policy', () => {
     expect(canPost('channel', 'moderator')).toBe(true);
     expect(canPost('group', 'member')).toBe(true);
     expect(canPost('direct', 'member')).toBe(true);
+  });
+  it('channel members neither type, broadcast receipts nor list members; staff and group members do', () => {
+    expect(speaksInRoom('channel', 'member')).toBe(false);
+    expect(speaksInRoom('channel', 'moderator')).toBe(true);
+    expect(speaksInRoom('group', 'member')).toBe(true);
   });
   it('adds: moderators and up, never in directs', () => {
     expect(canAddMembers('group', 'moderator')).toBe(true);

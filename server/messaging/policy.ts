@@ -7,6 +7,14 @@ export function canPost(type: ConversationType, role: Role): boolean {
   return type !== 'channel' || RANK[role] >= RANK.moderator;
 }
 
+/**
+ * Channels are broadcast, not chat rooms (§7): whoever may not post there may not send
+ * `typing`, has receipts stored but never broadcast, and may not list the members.
+ */
+export function speaksInRoom(type: ConversationType, role: Role): boolean {
+  return canPost(type, role);
+}
+
 export function canAddMembers(type: ConversationType, role: Role): boolean {
   return type !== 'direct' && RANK[role] >= RANK.moderator;
 }
