@@ -4,6 +4,7 @@
 //
 // No multi-document transactions: every operation is one atomic document write or ordered so
 // that a crash between two writes leaves nothing a reader can trip over (see createConversation).
+import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
 import { checkNewConversation } from '../shared.js';
@@ -98,7 +99,9 @@ export class MongoStore implements Store {
       }
       const now = new Date();
       const doc: ConversationDoc = {
-        _id: new Types.ObjectId(),
+        // Random, not time-ordered: a ranged shard key on conversationId then spreads new
+        // conversations over all chunks instead of the last one (docs/mongodb.md, sharding).
+        _id: new Types.ObjectId(randomBytes(12)),
         type: input.type,
         ...(input.title !== undefined ? { title: input.title } : {}),
         createdBy: input.createdBy,
