@@ -13,6 +13,7 @@
 //   child processes, never imports;
 // - tools/ (process helpers shared by tests and benchmarks) imports node built-ins only;
 // - web/src (the browser client) imports protocol/, zod and socket.io-client only;
+// - client/ (the client library, for browsers and Node) imports protocol/, zod and socket.io-client only;
 // - tests (*.test.ts, server/test/) may import anything in the repository; only bench/'s own
 //   tests import bench/;
 // - no import cycles, type-only imports included (they couple modules as much as any other).
@@ -23,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const IMPORT = /(?:^|\n)\s*(?:import|export)(?:\s+type)?\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
-const AREAS = ['protocol', 'server', 'loadtest', 'bench', 'tools', 'web/src'];
+const AREAS = ['protocol', 'server', 'loadtest', 'bench', 'tools', 'web/src', 'client'];
 const DRIVER = /^(mongoose|mongodb|pg)$/;
 /** What each area may import from the repository (besides itself). */
 const LOCAL = {
@@ -33,6 +34,7 @@ const LOCAL = {
   bench: ['protocol/', 'loadtest/', 'tools/', 'server/store/index.ts', 'server/store/store.ts'],
   tools: [],
   'web/src': ['protocol/'],
+  client: ['protocol/'],
 };
 
 function walk(dir, out = []) {
@@ -68,6 +70,8 @@ function ruleBroken(rel, area, spec, local) {
       return spec.startsWith('node:') ? null : 'tools import node built-ins only';
     case 'web/src':
       return /^(zod|socket\.io-client)$/.test(spec) ? null : 'the browser client uses the protocol only';
+    case 'client':
+      return /^(zod|socket\.io-client)$/.test(spec) ? null : 'the client library depends on zod and socket.io-client only';
     case 'loadtest':
       return DRIVER.test(spec) ? 'the load generator is a client: no database driver' : null;
     case 'server':

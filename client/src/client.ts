@@ -1,0 +1,191 @@
+// The composition root: one connection, and on it the per-conversation streams, the outbox,
+// receipts, typing and the REST helpers. Every reconnection syncs each stream, resumes the
+// outbox and flushes receipts; a drop marks every stream as not caught up.
+import type { ConversationUpdated, Message, Receipt, TypingEvent } from '../../protocol/index.js';
+import { Connection, type ConnectionOptions, type ConnectionState } from './connection.js';
+import { Emitter } from './emitter.js';
+import type { ClientError } from './errors.js';
+import { memoryOutbox, Outbox, type OutboxPersistence, type PendingSend, type SendBody } from './outbox.js';
+import { MemberWatermarks, ReceiptReporter, TypingThrottle, type MemberWatermark } from './receipts.js';
+import { createRest, type RestApi } from './rest.js';
+import { ConversationStream, type StreamHandlers } from './stream.js';
+
+export interface ClientOptions extends ConnectionOptions {
+  /** Where pending sends survive restarts; default in memory (use `localStorageOutbox` in the browser). */
+  outbox?: OutboxPersistence;
+  /** How long a seq gap may stay open before a sync closes it; default 500 ms. */
+  gapWaitMs?: number;
+  /** Receipts: at most one event per conversation and type per interval; default 500 ms. */
+  receiptIntervalMs?: number;
+  /** `typing: true` at most once per period per conversation; default 3 s. */
+  typingThrottleMs?: number;
+  /** Connect at once; default true. */
+  autoConnect?: boolean;
+  fetch?: typeof fetch;
+}
+
+export interface ClientEvents {
+  state: ConnectionState;
+  /** A pending send was stored (also for sends restored from persistence). */
+  sent: { message: Message; pending: PendingSend };
+  /** A pending send was refused for good; it will not be retried. */
+  sendFailed: { error: ClientError; pending: PendingSend };
+  /** Another member's watermark moved. */
+  receipt: Receipt;
+  typing: TypingEvent;
+  conversation: ConversationUpdated;
+}
+
+export interface Subscription {
+  readonly conversationId: string;
+  /** Highest seq below which the app has every message. */
+  readonly lastSeq: number;
+  readonly caughtUp: boolean;
+  close(): void;
+}
+
+export class RelaygateClient extends Emitter<ClientEvents> {
+  readonly connection: Connection;
+  readonly rest: RestApi;
+  private readonly streams = new Map<string, ConversationStream>();
+  private readonly outbox: Outbox;
+  private readonly receipts: ReceiptReporter;
+  private readonly typingThrottle: TypingThrottle;
+  private readonly members = new MemberWatermarks();
+  private readonly restored: Promise<PendingSend[]>;
+
+  constructor(private readonly opts: ClientOptions) {
+    super();
+    const conn = (this.connection = new Connection(opts));
+    const backoff = { minMs: 250, maxMs: 10_000 };
+    this.rest = createRest({
+      baseUrl: opts.url ?? '',
+      token: async (refresh) => (refresh ? opts.token('refused') : conn.currentToken()),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
+    this.outbox = new Outbox({
+      send: (payload) => conn.call('message:send', payload),
+      isOnline: () => conn.online,
+      persistence: opts.outbox ?? memoryOutbox(),
+      backoff,
+      onStored: (message, pending) => this.emit('sent', { message, pending }),
+      onFailed: (error, pending) => this.emit('sendFailed', { error, pending }),
+    });
+    this.receipts = new ReceiptReporter(
+      (type, conversationId, seq) => conn.call(type === 'read' ? 'message:read' : 'message:delivered', { conversationId, seq }),
+      opts.receiptIntervalMs ?? 500,
+    );
+    this.typingThrottle = new TypingThrottle((conversationId, typing) => conn.call('typing', { conversationId, typing }), opts.typingThrottleMs ?? 3_000);
+
+    const s = conn.socket;
+    s.on('message:new', ({ message }) => this.streams.get(message.conversationId)?.live(message));
+    s.on('receipt', (r) => this.members.receipt(r) && this.emit('receipt', r));
+    s.on('typing', (t) => this.emit('typing', t));
+    s.on('conversation:updated', (u) => this.emit('conversation', u));
+    conn.on('state', (state) => this.emit('state', state));
+    conn.on('connect', () => {
+      for (const stream of this.streams.values()) void stream.sync();
+      this.outbox.resume();
+      this.receipts.flush();
+    });
+    conn.on('disconnect', () => {
+      for (const stream of this.streams.values()) stream.offline();
+    });
+    this.restored = this.outbox.restore();
+    if (opts.autoConnect !== false) conn.start();
+  }
+
+  get state(): ConnectionState {
+    return this.connection.state;
+  }
+
+  connect(): void {
+    this.connection.start();
+  }
+
+  /**
+   * Delivers the conversation's messages after `afterSeq` (default 0: all of them) to
+   * `handlers.onMessage`, each once and in seq order, live and after every reconnection.
+   */
+  subscribe(conversationId: string, handlers: StreamHandlers, opts: { afterSeq?: number } = {}): Subscription {
+    if (this.streams.has(conversationId)) throw new Error(`already subscribed to ${conversationId}`);
+    const conn = this.connection;
+    const stream = new ConversationStream(
+      conversationId,
+      opts.afterSeq ?? 0,
+      {
+        sync: (id, afterSeq) => conn.call('conversation:sync', { conversationId: id, afterSeq, limit: 200 }),
+        isOnline: () => conn.online,
+        gapWaitMs: this.opts.gapWaitMs ?? 500,
+        backoff: { minMs: 250, maxMs: 10_000 },
+      },
+      {
+        ...handlers,
+        onMessage: (m) => {
+          this.members.message(m);
+          handlers.onMessage(m);
+        },
+      },
+    );
+    this.streams.set(conversationId, stream);
+    void stream.sync();
+    const streams = this.streams;
+    return {
+      conversationId,
+      get lastSeq() {
+        return stream.lastSeq;
+      },
+      get caughtUp() {
+        return stream.caughtUp;
+      },
+      close() {
+        stream.close();
+        if (streams.get(conversationId) === stream) streams.delete(conversationId);
+      },
+    };
+  }
+
+  /** Queues a message; returns at once. `pending.stored` resolves with the stored message. */
+  send(conversationId: string, body: SendBody, opts: { clientMsgId?: string } = {}): PendingSend {
+    return this.outbox.send(conversationId, body, opts.clientMsgId);
+  }
+
+  /** Every send not yet stored, restored ones included. */
+  pending(): PendingSend[] {
+    return this.outbox.pending();
+  }
+
+  /** Resolves with the sends a previous run left in the outbox (they are being sent again). */
+  restoredSends(): Promise<PendingSend[]> {
+    return this.restored;
+  }
+
+  markDelivered(conversationId: string, seq: number): void {
+    this.receipts.mark('delivered', conversationId, seq);
+  }
+
+  markRead(conversationId: string, seq: number): void {
+    this.receipts.mark('read', conversationId, seq);
+  }
+
+  typing(conversationId: string, typing: boolean): void {
+    this.typingThrottle.set(conversationId, typing);
+  }
+
+  /** Other members' delivered/read watermarks, as receipts and their own messages reported them. */
+  watermarks(conversationId: string): ReadonlyMap<string, MemberWatermark> {
+    return this.members.get(conversationId);
+  }
+
+  close(): void {
+    for (const stream of this.streams.values()) stream.close();
+    this.streams.clear();
+    this.outbox.close();
+    this.receipts.close();
+    this.connection.close();
+  }
+}
+
+export function createClient(opts: ClientOptions): RelaygateClient {
+  return new RelaygateClient(opts);
+}
