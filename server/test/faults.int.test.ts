@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
 import type { ClientSocket } from './support/clients.js';
-import { call, clientMsgId, inbox, queueDrained, raw } from './support/chat.js';
+import { call, clientMsgId, inbox, queueDrained, raw, storedMessages } from './support/chat.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 import { deliveryQueue, freezeWithActiveJobs } from './support/queue-state.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
@@ -15,18 +15,6 @@ afterAll(async () => {
   await Promise.all(clusters.map((c) => c.close()));
   await Promise.all(redises.map((r) => r.remove().catch(() => {})));
 });
-
-/** Every message of a conversation as the store holds it, read through a member who saw it all. */
-async function storedMessages(cluster: Cluster, userId: string, conversationId: string): Promise<Message[]> {
-  const out: Message[] = [];
-  let afterSeq = 0;
-  for (;;) {
-    const page = await cluster.nodes[0]!.app.messaging!.messages.sync(userId, { conversationId, afterSeq, limit: 200 });
-    out.push(...page.messages);
-    if (!page.hasMore) return out;
-    afterSeq = page.messages[page.messages.length - 1]!.seq;
-  }
-}
 
 async function readyStatus(url: string): Promise<{ status: number; failing: string[] }> {
   const res = await fetch(`${url}/readyz`);
@@ -129,7 +117,7 @@ describe('Redis restarted during a send load', () => {
     await carolBox.hasAll(acked.keys(), 30_000);
 
     // The store holds exactly the acked messages, each once, and nothing of a refused send.
-    const stored = (await storedMessages(cluster, 'rr-carol', conversation.id)).filter((m) => m.kind === 'text');
+    const stored = (await storedMessages(cluster.nodes[0]!.app, 'rr-carol', conversation.id)).filter((m) => m.kind === 'text');
     expect(stored.map((m) => m.id).sort()).toEqual([...acked.keys()].sort());
     expect(new Set(stored.map((m) => `${m.senderId}/${m.clientMsgId}`)).size).toBe(stored.length);
     const storedClientIds = new Set(stored.map((m) => m.clientMsgId));
@@ -200,7 +188,7 @@ describe('worker process killed with jobs in flight', () => {
       );
       await queueDrained(cluster.env.REDIS_URL!, cluster.env.REDIS_PREFIX!, 30_000);
       expect((await queue.counts()).failed).toBe(0);
-      const stored = (await storedMessages(cluster, 'wk2-bob', conversation.id)).filter((m) => m.kind === 'text');
+      const stored = (await storedMessages(cluster.nodes[0]!.app, 'wk2-bob', conversation.id)).filter((m) => m.kind === 'text');
       expect(stored.map((m) => m.id).sort()).toEqual(sent.map((m) => m.id).sort());
       expect(new Set(stored.map((m) => m.clientMsgId)).size).toBe(sent.length);
     } finally {

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
 import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, JOB_NAME } from '../delivery/queue.js';
 import { connectClient } from './support/clients.js';
-import { call, clientMsgId, inbox, queueDrained, raw } from './support/chat.js';
+import { call, clientMsgId, inbox, queueDrained, raw, storedMessages } from './support/chat.js';
 import { deliveryQueue, freezeWithActiveJobs } from './support/queue-state.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 import { mintToken } from './support/tokens.js';
@@ -90,14 +90,7 @@ describe('a gateway node killed right after acknowledging', () => {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
-      const stored: Message[] = [];
-      let afterSeq = 0;
-      for (;;) {
-        const page = await cluster.nodes[0]!.app.messaging!.messages.sync('k-bob', { conversationId: conversation.id, afterSeq, limit: 200 });
-        stored.push(...page.messages.filter((m) => m.kind === 'text'));
-        if (!page.hasMore) break;
-        afterSeq = page.messages[page.messages.length - 1]!.seq;
-      }
+      const stored = (await storedMessages(cluster.nodes[0]!.app, 'k-bob', conversation.id)).filter((m) => m.kind === 'text');
       for (const m of acked) expect(stored.filter((s) => s.id === m.id)).toHaveLength(1);
       expect(new Set(stored.map((m) => m.clientMsgId)).size).toBe(stored.length);
     } finally {

@@ -3,6 +3,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AckOf, ClientEventName, Message, OkDataOf, PayloadOf } from '../../../protocol/index.js';
+import type { App } from '../../app.js';
 import { DELIVERY_QUEUE, SYSTEM_QUEUE } from '../../delivery/queue.js';
 import { record, type ClientSocket } from './clients.js';
 
@@ -59,6 +60,18 @@ export async function queueDrained(redisUrl: string, prefix: string, timeoutMs =
   } finally {
     await Promise.all(lanes.map((q) => q.close()));
     await connection.quit();
+  }
+}
+
+/** Every message of a conversation as the store holds it, read (all pages) as a member who saw it all. */
+export async function storedMessages(app: App, userId: string, conversationId: string): Promise<Message[]> {
+  const out: Message[] = [];
+  let afterSeq = 0;
+  for (;;) {
+    const page = await app.messaging!.messages.sync(userId, { conversationId, afterSeq, limit: 200 });
+    out.push(...page.messages);
+    if (!page.hasMore) return out;
+    afterSeq = page.messages[page.messages.length - 1]!.seq;
   }
 }
 
