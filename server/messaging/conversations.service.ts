@@ -20,7 +20,7 @@ import { LIMITS } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { ConversationSummary, Store } from '../store/store.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
-import { canAddMembers, canRemove, canSetRole, readPositionShown, speaksInRoom } from './policy.js';
+import { canAddMembers, canRemove, canSetRole, readPositionShown, speaksInRoom, successor } from './policy.js';
 
 export interface ConversationDeps {
   store: Store;
@@ -154,13 +154,35 @@ export function createConversationService(deps: ConversationDeps) {
 
   async function leaveNow(actorId: string, conversationId: string): Promise<void> {
     requireQueue();
-    const { conversation } = await requireMember(conversationId, actorId);
+    const { conversation, membership } = await requireMember(conversationId, actorId);
     if (conversation.type === 'direct') throw new AppError('FORBIDDEN', 'cannot leave a direct conversation');
     if (!(await store.removeMember(conversationId, actorId))) return;
     realtime.unsubscribe([actorId], conversationId);
     await realtime.membershipChanged(conversationId);
     const announced = await announce(conversation, { action: 'left', actorId });
     realtime.conversationUpdated(conversationId, { conversation: announced, change: { action: 'left', userIds: [actorId] } }, [actorId]);
+    if (membership.role === 'owner') await handOver(announced, actorId);
+  }
+
+  /**
+   * A group always has an owner (§7): when the last one left and members remain, ownership
+   * passes to the longest-standing admin, else moderator, else member. Reads every member once;
+   * only an owner's leave pays it.
+   */
+  async function handOver(conversation: Conversation, leaverId: string): Promise<void> {
+    const members: Member[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listMembers(conversation.id, { limit: 1_000, ...(cursor ? { cursor } : {}) });
+      members.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    if (members.some((m) => m.role === 'owner')) return;
+    const heir = successor(members);
+    if (!heir || !(await store.setRole(conversation.id, heir.userId, 'owner'))) return;
+    await realtime.membershipChanged(conversation.id);
+    const announced = await announce(conversation, { action: 'role', actorId: leaverId, userIds: [heir.userId], role: 'owner' });
+    realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'role', userIds: [heir.userId] } });
   }
 
   async function addMembers(actorId: string, input: AddMembers): Promise<string[]> {

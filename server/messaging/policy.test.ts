@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canAddMembers, canPost, canRemove, canSetRole, readPositionShown, speaksInRoom } from './policy.js';
+import { canAddMembers, canPost, canRemove, canSetRole, readPositionShown, speaksInRoom, successor } from './policy.js';
 
 describe('conversation policy', () => {
   it('only owner/admin/moderator post in channels; everyone in groups and directs', () => {
@@ -12,6 +12,14 @@ describe('conversation policy', () => {
     expect(speaksInRoom('channel', 'member')).toBe(false);
     expect(speaksInRoom('channel', 'moderator')).toBe(true);
     expect(speaksInRoom('group', 'member')).toBe(true);
+  });
+  it('succession: the longest-standing admin, else moderator, else member', () => {
+    const m = (userId: string, role: 'admin' | 'moderator' | 'member', joinedAt: string) => ({ userId, role, joinedAt });
+    const t = (n: number) => `2026-01-0${n}T00:00:00.000Z`;
+    expect(successor([m('a', 'member', t(1)), m('b', 'admin', t(3)), m('c', 'admin', t(2)), m('d', 'moderator', t(1))])?.userId).toBe('c');
+    expect(successor([m('a', 'member', t(1)), m('d', 'moderator', t(4))])?.userId).toBe('d');
+    expect(successor([m('b', 'member', t(2)), m('a', 'member', t(2)), m('c', 'member', t(1))])?.userId).toBe('c');
+    expect(successor([])).toBeUndefined();
   });
   it('adds: moderators and up, never in directs', () => {
     expect(canAddMembers('group', 'moderator')).toBe(true);

@@ -34,6 +34,14 @@ export function canSetRole(type: ConversationType, actor: Role, target: Role, ro
 }
 
 /**
+ * Who inherits ownership when the last owner leaves (§7): the longest-standing admin, else
+ * moderator, else member (earliest `joinedAt`, ties by userId). Undefined when nobody is left.
+ */
+export function successor<M extends { userId: string; role: Role; joinedAt: string }>(members: readonly M[]): M | undefined {
+  return [...members].sort((a, b) => RANK[b.role] - RANK[a.role] || a.joinedAt.localeCompare(b.joinedAt) || a.userId.localeCompare(b.userId))[0];
+}
+
+/**
  * Read-receipt privacy (§3): a member's read position (`readSeq`, `read` receipts) is shown to
  * others only when they share read receipts, and always to themselves.
  */
