@@ -12,6 +12,7 @@
 //   npm run bench -- --variants "pipeline;wc8:WORKER_CONCURRENCY=8;relay:RELAY_MODE=1"
 //   npm run bench -- --scenario idle --users 19500 --generators 2
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,8 @@ const BENCH_SHAPE = {
   out: flag(z.string().optional(), { flag: 'out', arg: 'dir', help: 'results directory', shownDefault: 'bench/reports/bench-<time>-<scenario>' }),
   deadline: flag(seconds(1).default(90 * 60), { flag: 'deadline', arg: 't', help: 'hard stop of the whole benchmark', unit: 's' }),
   generators: flag(count.default(2), { flag: 'generators', arg: 'n', help: 'idle: client processes opening the sockets' }),
+  serverCpus: flag(z.string().regex(/^[0-9,-]+$/).optional(), { flag: 'server-cpus', arg: 'list', help: 'pin every server process to these CPUs (taskset -c list, e.g. 0)' }),
+  generatorCpus: flag(z.string().regex(/^[0-9,-]+$/).optional(), { flag: 'generator-cpus', arg: 'list', help: 'pin this process (the load generator) to these CPUs (e.g. 1)' }),
 };
 // The cluster supplies the URLs and the secret, the benchmark the run ids and the deadline.
 const { urls: _u, jwtSecret: _j, runId: _r, hardDeadlineSeconds: _d, ...LOAD_FLAGS } = LOAD_SHAPE;
@@ -110,6 +113,8 @@ async function main(): Promise<number> {
   }
 
   const { runs, nodes } = own;
+  // Server and generator on separate cores: the generator's CPU is then not taken from the server.
+  if (own.generatorCpus) execFileSync('taskset', ['-a', '-cp', own.generatorCpus, String(process.pid)], { stdio: 'ignore' });
 
   const results = new Map<string, RunMetrics[]>(variants.map((v) => [v.name, []]));
   for (let run = 1; run <= runs && !abort.signal.aborted; run++) {
@@ -123,6 +128,7 @@ async function main(): Promise<number> {
         ...(v.entry ? { entry: v.entry } : {}),
         jwtSecret,
         built: own.built,
+        ...(own.serverCpus ? { cpus: own.serverCpus } : {}),
       });
       clusters.add(cluster);
       let report: LoadReport;

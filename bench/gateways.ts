@@ -29,6 +29,8 @@ export interface GatewayClusterOptions {
   nodeArgs?: string[];
   /** Keep the last bytes of each node's output for error messages. */
   outputBytes?: number;
+  /** CPUs every server process is pinned to (`taskset -c` list). */
+  cpus?: string;
 }
 
 export interface GatewayProcess {
@@ -162,6 +164,7 @@ export async function startGatewayCluster(o: GatewayClusterOptions): Promise<Gat
         env: { ...base, ROLE: role, NODE_ID: `${o.name}-${role}-${i}` },
         nodeArgs: o.nodeArgs ?? [],
         keepBytes: o.outputBytes ?? 16_384,
+        ...(o.cpus ? { cpus: o.cpus } : {}),
       });
       const gp = { proc: node.proc, role, output: node.output, stop: node.stop } as (typeof processes)[number];
       processes.push(gp);

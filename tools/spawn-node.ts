@@ -24,6 +24,8 @@ export interface NodeProcessOptions {
   nodeArgs?: string[];
   /** Output kept for error messages and `output()`, bytes (default 64 KiB). */
   keepBytes?: number;
+  /** CPUs the process may run on (`taskset -c` list, e.g. "0"), so a benchmark keeps it off the generator's core. */
+  cpus?: string;
 }
 
 export interface NodeProcess {
@@ -62,7 +64,8 @@ export function startNodeProcess(o: NodeProcessOptions): NodeProcess {
   const script = join(ROOT, o.entry);
   const args = [...(o.nodeArgs ?? []), ...(o.entry.endsWith('.ts') ? ['--import', 'tsx'] : []), script, ...(o.args ?? [])];
   const base = o.inheritEnv === false ? { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } : process.env;
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...base, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, argv] = o.cpus ? ['taskset', ['-c', o.cpus, process.execPath, ...args]] : [process.execPath, args];
+  const proc = spawn(command, argv, { cwd: ROOT, env: { ...base, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   const exited = new Promise<number | null>((resolve) =>
     proc.once('exit', (code) => {

@@ -7,7 +7,7 @@ import { clientKey, firstOccurrences } from '../shared.js';
 import { NotFoundStoreError, type AppendResult, type NewMessage } from '../store.js';
 import { prepared } from './db.js';
 import { toMessage, type MessageRow } from './rows.js';
-import { FIND_BY_CLIENT_IDS, INSERT_BATCH, LOCK_CONVERSATIONS } from './sql.js';
+import { APPEND_BATCH_STATEMENT, FIND_BY_CLIENT_IDS, INSERT_BATCH, LOCK_CONVERSATIONS } from './sql.js';
 
 
 /** Runs inside a transaction on `client`; throws NotFoundStoreError (rolling back all) if any conversation is missing. */
@@ -62,5 +62,51 @@ export async function appendBatch(client: pg.PoolClient, inputs: NewMessage[]): 
   return inputs.map((m, i) => {
     const k = clientKey(m);
     return { message: stored.get(k)!, duplicate: preexisting.has(k) || firstIndex.get(k) !== i };
+  });
+}
+
+/**
+ * The batch in one statement (one round trip instead of five). Resolves with null when a key
+ * was committed concurrently after the statement's snapshot (unique violation, nothing
+ * written): the caller then runs `appendBatch` in a transaction, whose lookup follows the locks.
+ */
+export async function appendBatchInOneStatement(
+  run: (config: pg.QueryConfig) => Promise<pg.QueryResult<MessageRow & { duplicate: boolean; locked: number }>>,
+  inputs: NewMessage[],
+  isRaceLost: (err: unknown) => boolean,
+): Promise<AppendResult[] | null> {
+  const firstIndex = firstOccurrences(inputs);
+  const unique = [...firstIndex.values()].map((i) => inputs[i]!);
+  const conversationIds = [...new Set(unique.map((m) => m.conversationId))];
+  let rows: (MessageRow & { duplicate: boolean; locked: number })[];
+  try {
+    ({ rows } = await run(
+      prepared(APPEND_BATCH_STATEMENT, [
+        conversationIds,
+        unique.map((m) => m.conversationId),
+        unique.map((m) => m.senderId),
+        unique.map((m) => m.clientMsgId),
+        unique.map((m) => m.kind),
+        unique.map((m) => m.text ?? null),
+        unique.map((m) => (m.attachment ? JSON.stringify(m.attachment) : null)),
+        unique.map((m) => (m.system ? JSON.stringify(m.system) : null)),
+        unique.map((m) => m.senderSeen === true),
+      ]),
+    ));
+  } catch (err) {
+    if (isRaceLost(err)) return null;
+    throw err;
+  }
+  // No row at all also means no conversation was found (nothing stored, nothing written).
+  if ((rows[0]?.locked ?? 0) < conversationIds.length) throw new NotFoundStoreError('a conversation of the batch was not found');
+  const stored = new Map<string, { message: Message; duplicate: boolean }>();
+  for (const row of rows) {
+    const message = toMessage(row);
+    stored.set(clientKey(message), { message, duplicate: row.duplicate });
+  }
+  return inputs.map((m, i) => {
+    const k = clientKey(m);
+    const s = stored.get(k)!;
+    return { message: s.message, duplicate: s.duplicate || firstIndex.get(k) !== i };
   });
 }

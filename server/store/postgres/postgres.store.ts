@@ -17,7 +17,7 @@ import {
   type Store,
   type WatermarkUpdate,
 } from '../store.js';
-import { createPool, isUniqueViolation, query, toStoreError, transaction, type PoolOptions } from './db.js';
+import { createPool, isUniqueViolation, query, toStoreError, transaction, withClient, type PoolOptions } from './db.js';
 import { ensureDatabase, migrate } from './migrate.js';
 import {
   lastMessageOf,
@@ -33,7 +33,7 @@ import {
 } from './rows.js';
 import { isListCursor } from './paging.js';
 import * as SQL from './sql.js';
-import { appendBatch } from './append-batch.js';
+import { appendBatch, appendBatchInOneStatement } from './append-batch.js';
 
 export class PostgresStore implements Store {
   readonly name = 'postgres' as const;
@@ -212,7 +212,11 @@ export class PostgresStore implements Store {
 
   appendMessages(inputs: NewMessage[]): Promise<AppendResult[]> {
     if (inputs.length === 0) return Promise.resolve([]);
-    return this.guard(() => transaction(this.pool, (client) => appendBatch(client, inputs)));
+    return this.guard(async () => {
+      const run = (config: pg.QueryConfig) => withClient(this.pool, (client) => client.query(config));
+      const done = await appendBatchInOneStatement(run, inputs, (err) => isUniqueViolation(err, 'messages_client_msg_key'));
+      return done ?? transaction(this.pool, (client) => appendBatch(client, inputs));
+    });
   }
 
   getMessage(messageId: string): Promise<Message | null> {

@@ -172,6 +172,43 @@ WITH bump AS (
 ), ${SENDER_SEEN('SELECT conversation_id, sender_id, seq FROM v WHERE seen')}
 SELECT * FROM ins`;
 
+/**
+ * The whole batch append in ONE statement (one round trip, no explicit transaction): lock the
+ * batch's conversations in id order, find the keys stored already, number the rest from each
+ * locked last_seq, bump, insert, and move the senders' watermarks. $1 the distinct conversation
+ * ids; then per row (first occurrences only): $2 conversation, $3 sender, $4 client_msg_id,
+ * $5 kind, $6 text, $7 attachment, $8 system, $9 seen. If any conversation is missing nothing
+ * is written (`fresh` is empty) and the caller sees locked < $1's length. A key committed by
+ * another transaction after this statement's snapshot fails the insert (unique violation) and
+ * the caller falls back to the transaction below, whose lookup runs after the locks.
+ */
+export const APPEND_BATCH_STATEMENT = `
+WITH locked AS (
+  SELECT id, last_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+), v AS (
+  SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[])
+    WITH ORDINALITY AS v(conversation_id, sender_id, client_msg_id, kind, text, attachment, system, sender_seen, ord)
+), existing AS (
+  SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'm.$1')}
+  FROM v JOIN messages m ON m.conversation_id = v.conversation_id AND m.sender_id = v.sender_id AND m.client_msg_id = v.client_msg_id
+), fresh AS (
+  SELECT v.*, l.last_seq + row_number() OVER (PARTITION BY v.conversation_id ORDER BY v.ord) AS seq
+  FROM v JOIN locked l ON l.id = v.conversation_id
+  WHERE (SELECT count(*) FROM locked) = cardinality($1::text[])
+    AND NOT EXISTS (SELECT 1 FROM existing e WHERE e.conversation_id = v.conversation_id AND e.sender_id = v.sender_id AND e.client_msg_id = v.client_msg_id)
+), bump AS (
+  UPDATE conversations c SET last_seq = f.top, last_activity_at = now()
+  FROM (SELECT conversation_id, max(seq) AS top FROM fresh GROUP BY conversation_id) f
+  WHERE c.id = f.conversation_id
+), ins AS (
+  INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system)
+  SELECT conversation_id, seq, sender_id, client_msg_id, kind, text, attachment::jsonb, system::jsonb FROM fresh
+  RETURNING ${MESSAGE_COLUMNS}
+), ${SENDER_SEEN('SELECT conversation_id, sender_id, seq FROM fresh WHERE sender_seen')}
+SELECT *, false AS duplicate, (SELECT count(*) FROM locked)::int AS locked FROM ins
+UNION ALL
+SELECT *, true AS duplicate, (SELECT count(*) FROM locked)::int AS locked FROM existing`;
+
 export const GET_MESSAGE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq = $2`;
 export const GET_MESSAGE_BY_CLIENT_ID = `
 SELECT ${MESSAGE_COLUMNS} FROM messages
