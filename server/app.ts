@@ -190,7 +190,13 @@ function createGateway(deps: {
     adapter: config.redis.adapter,
     corsOrigins: config.http.corsOrigins,
   });
-  const realtime = createRealtime(io);
+  const realtime = createRealtime(io, {
+    // A node that did not confirm a membership change serves its cached answer until the TTL.
+    onBarrierTimeout: (conversationId, err) => {
+      deps.metrics.adapterErrors.inc();
+      deps.logger.warn({ module: 'realtime', conversationId, err: err instanceof Error ? err.message : String(err) }, 'membership change not confirmed by every node');
+    },
+  });
   const messaging = createMessaging({
     store: deps.store,
     realtime,
@@ -206,6 +212,7 @@ function createGateway(deps: {
   serveSockets(io, {
     verifyToken: deps.verifyToken,
     maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+    budget: config.limits.socketBudget,
     limiter,
     conversationIdsOf: messaging.conversations.conversationIdsOf,
     logger: deps.logger,
