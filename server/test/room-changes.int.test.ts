@@ -1,6 +1,8 @@
 // The README promises that membership changes are in force on EVERY node when the ack arrives:
 // the owner on node A changes the membership of a member whose socket is on node B, and at the
-// moment the ack reaches the owner, node B's own room table already says so.
+// moment the ack reaches the owner, node B's own room table already says so. What makes it hold
+// is the barrier after the room change (realtime.membershipChanged); without it the ack wins
+// the race against the adapter's publish in the first round.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversationRoom } from '../gateway/rooms.js';
 import { call } from './support/chat.js';
