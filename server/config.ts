@@ -77,6 +77,13 @@ const EnvSchema = z
     DELIVERY_ATTEMPTS: int(5, 1, 50),
     DELIVERY_BACKOFF_MS: int(500, 1, 3_600_000), // first retry delay, doubled each attempt
     MAX_CONNECTIONS_PER_USER: int(20, 1, 10_000),
+    /** Per-socket budget over all events (§7), × RATE_LIMIT_SCALE: rate per second and burst. */
+    SOCKET_EVENT_RATE: int(100, 1, 1_000_000),
+    SOCKET_EVENT_BURST: int(200, 1, 1_000_000),
+    /** Handlers running at once per socket (× RATE_LIMIT_SCALE when that is above 1). */
+    SOCKET_MAX_IN_FLIGHT: int(32, 1, 100_000),
+    /** A socket refused for lack of budget at least once a second this long is disconnected. */
+    SOCKET_OVER_BUDGET_MS: int(10_000, 100, 600_000),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
     /** After SIGTERM, keep serving with /readyz at 503 this long (ms) so the load balancer stops routing here first. */
     SHUTDOWN_READY_DELAY_MS: int(0, 0, 300_000),
@@ -124,6 +131,20 @@ const EnvSchema = z
 
 export type Env = z.output<typeof EnvSchema>;
 
+/**
+ * The per-socket budget over all events, valid or malformed (§7), applied in
+ * gateway/register.ts: a token bucket refilled at `perSecond` up to `burst`; events beyond it,
+ * or beyond `maxInFlight` handlers still running, are answered RATE_LIMITED without being
+ * parsed. A socket refused for lack of tokens at least once a second for `disconnectAfterMs`
+ * is disconnected.
+ */
+export interface SocketBudget {
+  perSecond: number;
+  burst: number;
+  maxInFlight: number;
+  disconnectAfterMs: number;
+}
+
 export interface JwtKey {
   /** `kid` header value, or undefined for the default key. */
   kid?: string;
@@ -144,7 +165,7 @@ export interface Config {
     | { kind: 'postgres'; url: string; poolSize: number };
   auth: { keys: JwtKey[]; issuer?: string; audience?: string };
   http: { corsOrigins: string[] };
-  limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[] };
+  limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[]; socketBudget: SocketBudget };
   delivery: { concurrency: number; attempts: number; backoffMs: number };
   messaging: { appendBatchMax: number; appendBatchLingerMs: number };
   shutdownTimeoutMs: number;
@@ -201,6 +222,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       scale: e.RATE_LIMIT_SCALE,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
       attachmentHosts: e.ATTACHMENT_HOSTS,
+      socketBudget: {
+        perSecond: e.SOCKET_EVENT_RATE * e.RATE_LIMIT_SCALE,
+        burst: Math.max(1, Math.round(e.SOCKET_EVENT_BURST * e.RATE_LIMIT_SCALE)),
+        maxInFlight: Math.ceil(e.SOCKET_MAX_IN_FLIGHT * Math.max(1, e.RATE_LIMIT_SCALE)),
+        disconnectAfterMs: e.SOCKET_OVER_BUDGET_MS,
+      },
     },
     delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
     messaging: { appendBatchMax: e.APPEND_BATCH_MAX, appendBatchLingerMs: e.APPEND_BATCH_LINGER_MS },

@@ -10,6 +10,7 @@ import {
   type ParsedPayloadOf,
 } from '../../protocol/index.js';
 import { AppError, invalidArgument, toAppError, toWireError } from '../errors.js';
+import type { SocketBudget } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { GatewaySocket } from './types.js';
 
@@ -23,21 +24,30 @@ export type EventHandler<E extends ClientEventName> = (ctx: HandlerContext, payl
 
 export type EventHandlers = { [E in ClientEventName]: EventHandler<E> };
 
+/** §7's defaults; the configured budget comes from config.ts (× RATE_LIMIT_SCALE). */
+export const DEFAULT_SOCKET_BUDGET: SocketBudget = { perSecond: 100, burst: 200, maxInFlight: 32, disconnectAfterMs: 10_000 };
+
 export interface HandlerHooks {
   /** Called when an event finishes, with its result code ('OK' or an error code). */
   onResult?: (event: string, code: string, seconds: number) => void;
   /** Tracks in-flight handlers so shutdown can wait for their acks. */
   track?: <T>(work: Promise<T>) => Promise<T>;
+  budget?: SocketBudget;
 }
 
 type AckFn = (res: unknown) => void;
 
 export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers, log: Logger, hooks: HandlerHooks = {}): void {
   const known = new Set<string>(CLIENT_EVENT_NAMES);
+  const admit = createAdmission(hooks.budget ?? DEFAULT_SOCKET_BUDGET, () => {
+    log.warn('over its event budget too long: disconnected');
+    socket.disconnect(true);
+  });
 
   for (const event of CLIENT_EVENT_NAMES) {
     socket.on(event, (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+      if (refused(event, ack)) return;
       const work = run(event, args, ack);
       void (hooks.track ? hooks.track(work) : work);
     });
@@ -47,16 +57,31 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
   socket.onAny((event: unknown, ...args: unknown[]) => {
     if (typeof event === 'string' && known.has(event)) return;
     const ack = args[args.length - 1];
+    if (refused('unknown', typeof ack === 'function' ? (ack as AckFn) : undefined)) return;
     if (typeof ack === 'function') {
       (ack as AckFn)({ ok: false, error: toWireError(new AppError('INVALID_ARGUMENT', 'unknown event')) });
     }
     hooks.onResult?.('unknown', 'INVALID_ARGUMENT', 0);
   });
 
+  /** Takes the event's place in the socket's budget; answers RATE_LIMITED when there is none. */
+  function refused(event: string, ack: AckFn | undefined): boolean {
+    const refusal = admit();
+    if (!refusal) return false;
+    try {
+      ack?.({ ok: false, error: toWireError(refusal) });
+    } catch (err) {
+      log.error({ err, event }, 'ack failed');
+    }
+    hooks.onResult?.(event, 'RATE_LIMITED', 0);
+    return true;
+  }
+
   async function run(event: ClientEventName, args: unknown[], ack: AckFn | undefined): Promise<void> {
     const started = process.hrtime.bigint();
     let code = 'OK';
     let answer: unknown;
+    admit.started();
     try {
       if (!ack) throw new AppError('INVALID_ARGUMENT', 'an acknowledgement callback is required');
       if (args.length !== 1) throw new AppError('INVALID_ARGUMENT', 'expected exactly one payload argument');
@@ -71,6 +96,9 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
       if (appError.code === 'INTERNAL') log.error({ err: appError.cause ?? appError, event }, 'handler failed');
       else if (appError.code === 'UNAVAILABLE') log.warn({ err: (appError.cause as Error | undefined)?.message, event }, 'dependency unavailable');
       answer = { ok: false, error: toWireError(appError) };
+    } finally {
+      // Synchronous up to here for a malformed payload, so a burst of them never piles up.
+      admit.finished();
     }
     try {
       ack?.(answer);
@@ -79,4 +107,45 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
     }
     hooks.onResult?.(event, code, Number(process.hrtime.bigint() - started) / 1e9);
   }
+}
+
+/**
+ * One socket's admission: a token bucket over all events and a bound on handlers in flight.
+ * `admit()` returns the refusal to answer, or undefined when the event may run.
+ */
+export function createAdmission(budget: SocketBudget, onOverTooLong: () => void, now: () => number = Date.now) {
+  let tokens = budget.burst;
+  let refilledAt = now();
+  let inFlight = 0;
+  let overSince: number | undefined;
+  let lastRefusal = Number.NEGATIVE_INFINITY;
+  let gone = false;
+
+  /** A refusal for lack of tokens; a spell of them long enough disconnects. */
+  function refuse(t: number, retryAfterMs: number, message: string): AppError {
+    lastRefusal = t;
+    overSince ??= t;
+    if (!gone && t - overSince >= budget.disconnectAfterMs) {
+      gone = true;
+      onOverTooLong();
+    }
+    return new AppError('RATE_LIMITED', message, { retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)) });
+  }
+
+  const admit = (): AppError | undefined => {
+    const t = now();
+    tokens = Math.min(budget.burst, tokens + ((t - refilledAt) / 1000) * budget.perSecond);
+    refilledAt = t;
+    if (tokens < 1) return refuse(t, ((1 - tokens) / budget.perSecond) * 1000, 'too many events on this socket');
+    // Waiting on slow handlers is not abuse: refused, but not counted towards a disconnect.
+    if (inFlight >= budget.maxInFlight) return new AppError('RATE_LIMITED', 'too many events in flight on this socket', { retryAfterMs: 50 });
+    tokens -= 1;
+    // A second without a refusal ends an over-budget spell.
+    if (t - lastRefusal > 1000) overSince = undefined;
+    return undefined;
+  };
+  return Object.assign(admit, {
+    started: () => void inFlight++,
+    finished: () => void inFlight--,
+  });
 }

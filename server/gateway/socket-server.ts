@@ -9,6 +9,7 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { LIMITS } from '../../protocol/index.js';
 import type { TokenVerifier } from '../auth/jwt.js';
+import type { SocketBudget } from '../config.js';
 import { AppError, toAppError, toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Limiter } from '../messaging/ports.js';
@@ -38,6 +39,8 @@ export interface SocketServingOptions {
   metrics: Metrics;
   handlers: EventHandlers;
   hooks: HandlerHooks;
+  /** The per-socket event budget (§7); §7's defaults when unset. */
+  budget?: SocketBudget;
 }
 
 /** Conversation rooms joined at connect; a user in more sees the most recent via sync/REST. */
@@ -136,6 +139,6 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
       socketLog.debug({ reason }, 'disconnected');
     });
 
-    registerHandlers(socket, opts.handlers, socketLog, opts.hooks);
+    registerHandlers(socket, opts.handlers, socketLog, { ...opts.hooks, ...(opts.budget ? { budget: opts.budget } : {}) });
   });
 }
