@@ -125,37 +125,88 @@ export async function listMembers(
 /**
  * Conditional updates (`field < seq` → `field = seq`) instead of `$max`: the same forward-only
  * guarantee, with the "did it move" answer in `modifiedCount`, and jongodb has no `$max`.
- * Updates of one (conversation, user, type) run in input order; different ones in parallel.
+ * Updates of one (conversation, user, type) that appear once — every batch of the receipt
+ * batcher, up to 500 members — go out as one unordered bulk write (`bulkAdvance`); keys that
+ * repeat run in input order, one update at a time.
  */
 export async function advanceWatermarks(models: Models, updates: WatermarkUpdate[]): Promise<(number | false)[]> {
   const moved: (number | false)[] = updates.map(() => false);
   const ids = updates.map((u) => parseId(u.conversationId));
   const distinct = [...new Map(ids.filter((id): id is Types.ObjectId => id !== null).map((id) => [id.toHexString(), id])).values()];
   if (distinct.length === 0) return moved;
+  assertUserIds(updates.map((u) => u.userId));
   const convs = await models.Conversation.find({ _id: op({ $in: distinct }) }, { lastSeq: 1 }).lean<{ _id: Types.ObjectId; lastSeq: number }[]>();
   const lastSeq = new Map(convs.map((c) => [c._id.toHexString(), c.lastSeq]));
 
   const chains = new Map<string, number[]>();
   updates.forEach((u, i) => {
+    if (!ids[i] || !lastSeq.has(u.conversationId)) return;
     const key = `${u.conversationId}\u0000${u.userId}\u0000${u.type}`;
     chains.set(key, [...(chains.get(key) ?? []), i]);
   });
-  await Promise.all(
-    [...chains.values()].map(async (chain) => {
-      for (const i of chain) {
-        const u = updates[i]!;
-        const cid = ids[i];
-        const cap = lastSeq.get(u.conversationId);
-        if (!cid || cap === undefined) continue;
-        const seq = Math.min(u.seq, cap);
-        const field = u.type === 'read' ? 'readSeq' : 'deliveredSeq';
-        const res = await models.Membership.updateOne(
-          { conversationId: cid, userId: u.userId, open: true, [field]: op({ $lt: seq }) },
-          { $set: { [field]: seq } },
-        );
-        moved[i] = res.modifiedCount > 0 ? seq : false;
-      }
-    }),
-  );
+  const target = (i: number) => Math.min(updates[i]!.seq, lastSeq.get(updates[i]!.conversationId)!);
+  const singles = [...chains.values()].filter((c) => c.length === 1).map((c) => c[0]!);
+  await Promise.all([
+    bulkAdvance(models, singles.map((i) => ({ i, cid: ids[i]!, userId: updates[i]!.userId, field: fieldOf(updates[i]!), seq: target(i) })), moved),
+    ...[...chains.values()]
+      .filter((c) => c.length > 1)
+      .map(async (chain) => {
+        for (const i of chain) {
+          const seq = target(i);
+          const field = fieldOf(updates[i]!);
+          const res = await models.Membership.updateOne(
+            { conversationId: ids[i]!, userId: updates[i]!.userId, open: true, [field]: op({ $lt: seq }) },
+            { $set: { [field]: seq } },
+          );
+          moved[i] = res.modifiedCount > 0 ? seq : false;
+        }
+      }),
+  ]);
   return moved;
+}
+
+type WatermarkField = 'readSeq' | 'deliveredSeq';
+const fieldOf = (u: WatermarkUpdate): WatermarkField => (u.type === 'read' ? 'readSeq' : 'deliveredSeq');
+
+/**
+ * Distinct (conversation, user, field) updates in two round trips: read the current values,
+ * then one unordered bulk write of the conditional updates that would move. A bulk write only
+ * reports how many documents it modified; since a watermark never moves back, an update read as
+ * "would move" can only have failed to move if someone else moved it past in between — so when
+ * the count matches the prediction, the prediction is exact. Otherwise (a concurrent receipt),
+ * the values are read again and an update counts as moved when its value is the one stored.
+ */
+async function bulkAdvance(
+  models: Models,
+  items: { i: number; cid: Types.ObjectId; userId: string; field: WatermarkField; seq: number }[],
+  moved: (number | false)[],
+): Promise<void> {
+  if (items.length === 0) return;
+  const current = async () => {
+    const docs = await models.Membership.find(
+      { open: true, $or: items.map((x) => ({ conversationId: x.cid, userId: x.userId })) },
+      { conversationId: 1, userId: 1, readSeq: 1, deliveredSeq: 1, _id: 0 },
+    ).lean<Pick<MembershipDoc, 'conversationId' | 'userId' | 'readSeq' | 'deliveredSeq'>[]>();
+    return new Map(docs.map((d) => [`${d.conversationId.toHexString()}\u0000${d.userId}`, d]));
+  };
+  const valueOf = (state: Awaited<ReturnType<typeof current>>, x: (typeof items)[number]) =>
+    state.get(`${x.cid.toHexString()}\u0000${x.userId}`)?.[x.field];
+  const before = await current();
+  const predicted = items.filter((x) => {
+    const v = valueOf(before, x);
+    return v !== undefined && v < x.seq;
+  });
+  if (predicted.length === 0) return;
+  const res = await models.Membership.collection.bulkWrite(
+    predicted.map((x) => ({
+      updateOne: { filter: { conversationId: x.cid, userId: x.userId, open: true, [x.field]: { $lt: x.seq } }, update: { $set: { [x.field]: x.seq } } },
+    })),
+    { ordered: false },
+  );
+  if (res.modifiedCount === predicted.length) {
+    for (const x of predicted) moved[x.i] = x.seq;
+    return;
+  }
+  const after = await current();
+  for (const x of predicted) moved[x.i] = valueOf(after, x) === x.seq ? x.seq : false;
 }

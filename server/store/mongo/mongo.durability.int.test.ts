@@ -123,6 +123,19 @@ describe('MongoStore through a misbehaving connection', () => {
     expect(levels.filter((l) => l === 'majority').length).toBeGreaterThanOrEqual(3);
   });
 
+  it('receipts of 40 members are one read and one update command, not 40 updates (#14 item 7)', async () => {
+    const members = Array.from({ length: 40 }, (_, i) => `m${i}-${randomBytes(3).toString('hex')}`);
+    await store.addMembers(conversationId, members.map((userId) => ({ userId, role: 'member' as const })));
+    const { message } = await store.appendMessage(text(conversationId, owner, `receipt-${randomBytes(3).toString('hex')}`));
+    proxy.commands.length = 0;
+    const moved = await store.advanceWatermarks(members.map((userId) => ({ conversationId, userId, type: 'delivered' as const, seq: message.seq })));
+    expect(moved).toEqual(members.map(() => message.seq));
+    const updates = proxy.commands.filter((c) => Object.keys(c)[0] === 'update');
+    expect(updates).toHaveLength(1);
+    expect((updates[0]!.updates as unknown[]).length).toBe(40);
+    expect(await store.advanceWatermarks(members.slice(0, 2).map((userId) => ({ conversationId, userId, type: 'delivered' as const, seq: message.seq })))).toEqual([false, false]);
+  });
+
   it('an insert past the operation deadline is UNAVAILABLE, single and batched, and the store recovers', async () => {
     proxy.mode = 'swallow-insert';
     const started = Date.now();
