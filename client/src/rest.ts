@@ -33,10 +33,9 @@ export function createRest(opts: RestOptions) {
       .join('&');
     let res: Response;
     try {
-      res = await doFetch(`${opts.baseUrl}/v1${path}${qs ? `?${qs}` : ''}`, {
-        headers: { Accept: 'application/json', Authorization: `Bearer ${await opts.token(refreshed)}` },
-        cache: 'no-store',
-      });
+      // `cache` is a browser option (Node's RequestInit types lack it; undici accepts it).
+      const init = { headers: { Accept: 'application/json', Authorization: `Bearer ${await opts.token(refreshed)}` }, cache: 'no-store' } as RequestInit;
+      res = await doFetch(`${opts.baseUrl}/v1${path}${qs ? `?${qs}` : ''}`, init);
     } catch {
       throw new ClientError({ code: 'UNAVAILABLE', message: 'the server cannot be reached' }, 0);
     }
