@@ -15,10 +15,20 @@ import { MongoStore } from './mongo.store.js';
 type Mode = 'pass' | 'swallow-insert' | 'cut-insert';
 
 /** A proxy that forwards MongoDB wire messages and can misbehave on the `insert` command. */
-async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; commands: Document[]; close(): Promise<void> }> {
+interface WireProxy {
+  port: number;
+  mode: Mode;
+  /** Every command document the store sent, in order. */
+  commands: Document[];
+  /** Runs once before the next `update` command is forwarded (that connection waits for it). */
+  beforeNextUpdate?: () => Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startWireProxy(target: URL): Promise<WireProxy> {
   const sockets = new Set<net.Socket>();
   const commands: Document[] = [];
-  const state = { mode: 'pass' as Mode };
+  const state: { mode: Mode; hook?: () => Promise<void> } = { mode: 'pass' };
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
@@ -30,6 +40,7 @@ async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; 
     client.on('close', end).on('error', end);
     upstream.on('close', end).on('error', end);
     let buf = Buffer.alloc(0);
+    let forwarding = Promise.resolve(); // keeps this connection's messages in order around a hook
     client.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 4 && buf.readInt32LE(0) <= buf.length) {
@@ -41,7 +52,12 @@ async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; 
           if (state.mode === 'cut-insert') end();
           continue; // swallowed: the driver waits until its deadline
         }
-        upstream.write(msg);
+        const hook = body && Object.keys(body)[0] === 'update' ? state.hook : undefined;
+        if (hook) state.hook = undefined;
+        forwarding = forwarding.then(async () => {
+          await hook?.();
+          upstream.write(msg);
+        });
       }
     });
   });
@@ -54,6 +70,9 @@ async function startWireProxy(target: URL): Promise<{ port: number; mode: Mode; 
     },
     set mode(m: Mode) {
       state.mode = m;
+    },
+    set beforeNextUpdate(hook: (() => Promise<void>) | undefined) {
+      state.hook = hook;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -88,7 +107,7 @@ describe('MongoStore durability settings', () => {
 
 describe('MongoStore through a misbehaving connection', () => {
   const target = new URL(freshMongoUrl());
-  let proxy: Awaited<ReturnType<typeof startWireProxy>>;
+  let proxy: WireProxy;
   let store: MongoStore;
   const owner = `o-${randomBytes(4).toString('hex')}`;
   let conversationId: string;
@@ -134,6 +153,26 @@ describe('MongoStore through a misbehaving connection', () => {
     expect(updates).toHaveLength(1);
     expect((updates[0]!.updates as unknown[]).length).toBe(40);
     expect(await store.advanceWatermarks(members.slice(0, 2).map((userId) => ({ conversationId, userId, type: 'delivered' as const, seq: message.seq })))).toEqual([false, false]);
+  });
+
+  it('a receipt moved past ours by someone else between the read and the bulk write is reported as not moved by us', async () => {
+    const members = Array.from({ length: 5 }, (_, i) => `r${i}-${randomBytes(3).toString('hex')}`);
+    await store.addMembers(conversationId, members.map((userId) => ({ userId, role: 'member' as const })));
+    const sent = await store.appendMessages([text(conversationId, owner, `x-${randomBytes(3).toString('hex')}`), text(conversationId, owner, `y-${randomBytes(3).toString('hex')}`)]);
+    const [older, newer] = sent.map((r) => r.message.seq) as [number, number];
+    // Another node's receipt for r0 lands (straight on the server) after our read, before our write.
+    const other = new MongoStore({ url: target.toString() });
+    proxy.beforeNextUpdate = async () => {
+      expect(await other.advanceWatermarks([{ conversationId, userId: members[0]!, type: 'delivered', seq: newer }])).toEqual([newer]);
+    };
+    try {
+      const moved = await store.advanceWatermarks(members.map((userId) => ({ conversationId, userId, type: 'delivered' as const, seq: older })));
+      expect(moved).toEqual([false, older, older, older, older]);
+      expect((await store.getMembership(conversationId, members[0]!))?.deliveredSeq).toBe(newer);
+    } finally {
+      proxy.beforeNextUpdate = undefined;
+      await other.close();
+    }
   });
 
   it('an insert past the operation deadline is UNAVAILABLE, single and batched, and the store recovers', async () => {
