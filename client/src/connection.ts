@@ -29,7 +29,7 @@ export interface ConnectionOptions {
   reconnect?: Partial<BackoffOptions>;
   /** How long a call waits for its ack; default 10 s. */
   callTimeoutMs?: number;
-  /** Fetch a new token this long before the current one's `exp`; default 60 s. */
+  /** Fetch a new token this long before the current one's `exp`; default 60 s; 0: only after `session:expired`. */
   refreshBeforeExpiryMs?: number;
   /** Extra Socket.IO options (path, transports, …). */
   socket?: Partial<ManagerOptions & SocketOptions>;
@@ -153,8 +153,9 @@ export class Connection extends Emitter<ConnectionEvents> {
   private scheduleRefresh(token: string): void {
     clearTimeout(this.refreshTimer);
     const exp = tokenExpiry(token);
-    if (exp === undefined || this.closed) return;
-    const at = exp - (this.opts.refreshBeforeExpiryMs ?? 60_000);
+    const ahead = this.opts.refreshBeforeExpiryMs ?? 60_000;
+    if (exp === undefined || ahead <= 0 || this.closed) return;
+    const at = exp - ahead;
     this.refreshTimer = timer(() => void this.refreshToken('expiring').catch(() => (this.token = undefined)), at - Date.now());
   }
 
@@ -187,9 +188,12 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.retry(floor);
     });
     s.on('session:expired', () => {
-      // The server disconnects next; the reconnection waits for this token.
+      // The server disconnects next; the reconnection waits for a fresh token (unless the
+      // refresh ahead of `exp` already brought one).
+      if (this.token !== undefined && (tokenExpiry(this.token) ?? 0) > Date.now() + 1_000) return;
       this.token = undefined;
-      void this.refreshToken('expired').catch(() => (this.nextReason = 'expired'));
+      this.nextReason = 'expired';
+      void this.refreshToken('expired').catch(() => {});
     });
     s.on('server:draining', ({ reconnectAfterMs }) => {
       this.drainUntil = Date.now() + reconnectAfterMs + Math.random() * Math.max(500, reconnectAfterMs);
