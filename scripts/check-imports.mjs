@@ -12,7 +12,8 @@
 //   (server/store/index.ts) and the store port (server/store/store.ts). Servers under test are
 //   child processes, never imports;
 // - tools/ (process helpers shared by tests and benchmarks) imports node built-ins only;
-// - web/src (the browser client) imports protocol/, zod and socket.io-client only;
+// - web/src (the browser client) imports protocol/, the client library's entry point
+//   (client/src/index.ts), zod and socket.io-client only;
 // - client/ (the client library, for browsers and Node) imports protocol/, zod and socket.io-client only;
 // - tests (*.test.ts, server/test/) may import anything in the repository; only bench/'s own
 //   tests import bench/;
@@ -33,7 +34,7 @@ const LOCAL = {
   loadtest: ['protocol/'],
   bench: ['protocol/', 'loadtest/', 'tools/', 'server/store/index.ts', 'server/store/store.ts'],
   tools: [],
-  'web/src': ['protocol/'],
+  'web/src': ['protocol/', 'client/src/index.ts'],
   client: ['protocol/'],
 };
 

@@ -156,6 +156,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     const ahead = this.opts.refreshBeforeExpiryMs ?? 60_000;
     if (exp === undefined || ahead <= 0 || this.closed) return;
     const at = exp - ahead;
+    // A token already inside the window (short-lived, or one that cannot be renewed) waits for
+    // `session:expired` instead: refreshing it now would loop.
+    if (at <= Date.now()) return;
     this.refreshTimer = timer(() => void this.refreshToken('expiring').catch(() => (this.token = undefined)), at - Date.now());
   }
 

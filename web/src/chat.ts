@@ -1,5 +1,6 @@
-// The signed-in screen: wires the socket and REST to the state and the views. Every server
-// event goes through the protocol's schema first; every string reaches the page as text.
+// The signed-in screen: wires the client library (client/: the connection, per-conversation
+// streams, the outbox, receipts) and REST to the state and the views. Every server event the page
+// reads itself goes through the protocol's schema first; every string reaches the page as text.
 import {
   ConversationUpdatedSchema,
   MessageNewSchema,
@@ -8,23 +9,25 @@ import {
   TypingEventSchema,
   type Message,
 } from '../../protocol/index.js';
+import { createClient, localStorageOutbox, type PendingSend, type Subscription } from '../../client/src/index.js';
 import { checked, createApi } from './api.js';
 import { Thread, applyConversationUpdate, entryFromListItem, markRead, noteMessage, provisionalEntry, type Entry } from './chat-state.js';
-import { CallError, createConnection, type ConnectionState } from './connection.js';
 import { bindConversationForms } from './conversation-forms.js';
 import { byId, show } from './dom.js';
 import { renderConversationList } from './list.view.js';
-import type { TokenSource } from './session.js';
-import { Outbox } from './outbox.js';
+import { SessionEnded, type TokenSource } from './session.js';
 import { ThreadView, renderThreadHeader } from './thread.view.js';
 import { TypingIndicator, TypingSender } from './typing.js';
-import { WatermarkReporter } from './watermarks.js';
+
+/** The library's states, plus `syncing` (back after a drop, the list not refreshed yet) and `ended` (sign in again). */
+type ConnectionState = 'connecting' | 'online' | 'syncing' | 'offline' | 'draining' | 'ended';
 
 const STATE_TEXT: Record<ConnectionState, string> = {
   connecting: 'connecting…',
   online: 'online',
   syncing: 'syncing…',
   offline: 'offline',
+  draining: 'server restarting…',
   ended: 'signed out',
 };
 
@@ -52,29 +55,74 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     composerError: byId('composer-error'),
   };
 
-  const conn = createConnection({
-    tokens,
-    onState(state, detail) {
-      el.conn.dataset.state = state;
-      el.conn.textContent = detail && state !== 'online' ? `${STATE_TEXT[state]} — ${detail}` : STATE_TEXT[state];
+  let ended = false;
+  function showState(state: ConnectionState, detail?: string): void {
+    if (ended) return;
+    el.conn.dataset.state = state;
+    el.conn.textContent = detail ? `${STATE_TEXT[state]} — ${detail}` : STATE_TEXT[state];
+  }
+  function end(reason: string): void {
+    if (ended) return;
+    showState('ended', reason);
+    ended = true;
+    client.close();
+    onSignedOut(reason);
+  }
+
+  const client = createClient({
+    autoConnect: false,
+    // A development token is renewed; a pasted one cannot be, and its end signs the user out.
+    token: async (reason) => {
+      try {
+        return reason === 'expired' || reason === 'refused' ? (await tokens.renew()).token : await tokens.token();
+      } catch (err) {
+        if (err instanceof SessionEnded) end(err.message);
+        throw err;
+      }
     },
-    onConnected: (resumed) => (resumed ? resume() : loadList()),
-    onSessionEnded: onSignedOut,
+    outbox: localStorageOutbox(`relaygate.outbox.${me}`),
+    reconnect: { minMs: 500, maxMs: 5_000 },
+    receiptIntervalMs: 100,
+  });
+  const conn = client.connection;
+  /** One stream per thread whose history is loaded: every later message once, in order, also after drops. */
+  const streams = new Map<string, Subscription>();
+  let everOnline = false;
+  client.on('state', (state) => {
+    if (state !== 'online') return showState(state, state === 'offline' ? 'reconnecting…' : undefined);
+    const resumed = everOnline;
+    everOnline = true;
+    showState(resumed ? 'syncing' : 'connecting', resumed ? 'catching up' : 'loading');
+    loadList().then(
+      () => conn.online && showState('online'),
+      (err: unknown) => {
+        console.warn('[relaygate] loading the list failed', err);
+        if (conn.online) showState('online', 'some conversations could not be refreshed');
+      },
+    );
   });
   const threadView = new ThreadView(byId('messages'), byId('messages-scroll'), me, (clientMsgId) => {
     const thread = openId ? threads.get(openId) : undefined;
-    if (thread) outbox.retry(thread, clientMsgId);
+    const p = thread?.retrying(clientMsgId);
+    if (thread && p) track(client.send(thread.conversationId, { kind: 'text', text: p.text }, { clientMsgId }));
     renderThread();
   });
-  const outbox = new Outbox(
-    conn,
-    (message) => received([message]),
-    (thread) => thread.conversationId === openId && renderThread(),
-  );
-  const reporter = new WatermarkReporter((type, conversationId, seq) =>
-    conn.call(type === 'read' ? 'message:read' : 'message:delivered', { conversationId, seq }).then(() => undefined),
-  );
-  const typingOut = new TypingSender((conversationId, typing) => void conn.call('typing', { conversationId, typing }).catch(() => {}));
+  /** A send in the outbox: the stored message replaces the pending row; a refusal marks it ⚠. */
+  function track(p: PendingSend): void {
+    p.stored.then(
+      (message) => received([message]),
+      (err: unknown) => {
+        const thread = threads.get(p.conversationId);
+        thread?.fail(p.clientMsgId, err instanceof Error ? err.message : String(err));
+        if (p.conversationId === openId) renderThread();
+      },
+    );
+  }
+  const reporter = {
+    delivered: (id: string, seq: number) => client.markDelivered(id, seq),
+    read: (id: string, seq: number) => client.markRead(id, seq),
+  };
+  const typingOut = new TypingSender((conversationId, typing) => client.typing(conversationId, typing));
   const typingIn = new TypingIndicator(me, () => renderTyping());
 
   const reading = (id: string) => id === openId && document.visibilityState === 'visible';
@@ -160,6 +208,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
         thread.add(page.messages);
         thread.nextBefore = page.nextBefore;
         thread.historyLoaded = true;
+        follow(id, page.messages.reduce((max, m) => Math.max(max, m.seq), 0));
         const entry = entries.get(id);
         if (entry && entry.conversation.type !== 'channel') thread.setMembers((await api.members(id)).members);
       }
@@ -202,24 +251,25 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     } else entry.readSeq = Math.max(entry.readSeq, seq);
   }
 
-  /** After a drop: catch up every loaded thread from its highest seq, resend, then refresh the list. */
-  async function resume(): Promise<void> {
-    for (const thread of threads.values()) {
-      if (!thread.historyLoaded) continue;
-      try {
-        for (let page = 0; page < 20; page++) {
-          const res = await conn.call('conversation:sync', { conversationId: thread.conversationId, afterSeq: thread.highestSeq, limit: 200 });
-          received(res.messages);
-          if (!res.hasMore) break;
-        }
-      } catch (err) {
-        if (err instanceof CallError && (err.wire.code === 'NOT_FOUND' || err.wire.code === 'FORBIDDEN')) threads.delete(thread.conversationId);
-        else throw err;
-      }
-    }
-    await loadList();
-    outbox.resendAll(threads.values());
-    reporter.flush();
+  /** Streams a loaded thread from `afterSeq` (the newest message of its history page). */
+  function follow(id: string, afterSeq: number): void {
+    if (streams.has(id)) return;
+    streams.set(
+      id,
+      client.subscribe(
+        id,
+        {
+          onMessage: (m) => received([m]),
+          // Access lost (removed, or the conversation is gone): forget the thread.
+          onDiscontinuity: () => {
+            streams.delete(id);
+            threads.delete(id);
+            if (openId === id) renderThread();
+          },
+        },
+        { afterSeq },
+      ),
+    );
   }
 
   // ------------------------------------------------------------------ incoming
@@ -245,7 +295,11 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     renderList();
   }
 
-  conn.socket.on('message:new', (data) => received([checked(MessageNewSchema, data, 'message:new').message]));
+  // Conversations without a loaded thread: the list's last message and unread badge (streamed ones come through follow()).
+  conn.socket.on('message:new', (data) => {
+    const { message } = checked(MessageNewSchema, data, 'message:new');
+    if (!streams.has(message.conversationId)) received([message]);
+  });
 
   conn.socket.on('receipt', (data) => {
     const r = checked(ReceiptSchema, data, 'receipt');
@@ -266,7 +320,11 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   conn.socket.on('conversation:updated', (data) => {
     const update = checked(ConversationUpdatedSchema, data, 'conversation:updated');
     const result = applyConversationUpdate(entries, threads, update, me);
-    if (result === 'removed' && openId === update.conversation.id) openId = undefined;
+    if (result === 'removed') {
+      streams.get(update.conversation.id)?.close();
+      streams.delete(update.conversation.id);
+      if (openId === update.conversation.id) openId = undefined;
+    }
     // New to me, or my role changed: role and unread come from the list.
     if (result === 'added' || result === 'role') refreshListSoon();
     renderList();
@@ -287,7 +345,10 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     el.composerError.textContent = '';
     el.text.value = '';
     typingOut.stop();
-    outbox.send(threadOf(entry.conversation.id), parsed.data);
+    const thread = threadOf(entry.conversation.id);
+    const p = client.send(thread.conversationId, { kind: 'text', text: parsed.data });
+    thread.addPending({ clientMsgId: p.clientMsgId, conversationId: p.conversationId, text: parsed.data, createdAt: p.createdAt, status: 'pending' });
+    track(p);
     renderThread('bottom');
   }
 
@@ -331,14 +392,23 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   const onVisible = () => openId && markThreadRead(openId);
   document.addEventListener('visibilitychange', onVisible);
 
-  conn.start();
+  // Sends a previous visit left unsent go again (the library does that); show them as pending.
+  void client.restoredSends().then((restored) => {
+    for (const p of restored) {
+      if (p.body.kind !== 'text' || p.body.text === undefined) continue;
+      threadOf(p.conversationId).addPending({ clientMsgId: p.clientMsgId, conversationId: p.conversationId, text: p.body.text, createdAt: p.createdAt, status: 'pending' });
+      track(p);
+    }
+  });
+  showState('connecting');
+  client.connect();
   return {
     stop() {
       document.removeEventListener('visibilitychange', onVisible);
       typingOut.stop();
       typingIn.clear();
-      reporter.stop();
-      conn.stop();
+      ended = true;
+      client.close();
     },
   };
 }
