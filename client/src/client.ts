@@ -81,7 +81,12 @@ export class RelaygateClient extends Emitter<ClientEvents> {
     s.on('message:new', ({ message }) => this.streams.get(message.conversationId)?.live(message));
     s.on('receipt', (r) => this.members.receipt(r) && this.emit('receipt', r));
     s.on('typing', (t) => this.emit('typing', t));
-    s.on('conversation:updated', (u) => this.emit('conversation', u));
+    s.on('conversation:updated', (u) => {
+      // Someone left or was removed: if it was this user, the sync is refused and the stream
+      // ends with a discontinuity instead of waiting for messages that will not come.
+      if (u.change?.action === 'removed' || u.change?.action === 'left') void this.streams.get(u.conversation.id)?.sync();
+      this.emit('conversation', u);
+    });
     conn.on('state', (state) => this.emit('state', state));
     conn.on('connect', () => {
       for (const stream of this.streams.values()) void stream.sync();

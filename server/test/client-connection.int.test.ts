@@ -177,3 +177,54 @@ describe('client connection', () => {
     expect(typing.map((t) => t.typing)).toEqual([true, false]);
   });
 });
+
+describe('client outbox and stream endings', () => {
+  it('permanent send errors surface once (rejected `stored`, one sendFailed) and are not retried; later sends still go', async () => {
+    const cluster = await startCluster();
+    clusters.push(cluster);
+    const alice = client(cluster.nodes[0]!.url, 'pe-alice');
+    const bob = client(cluster.nodes[1]!.url, 'pe-bob');
+    await Promise.all([states(alice).reach('online'), states(bob).reach('online')]);
+    const { conversation: mine } = await alice.connection.call('conversation:create', { type: 'group', title: 'not bob' });
+    const { conversation: channel } = await alice.connection.call('conversation:create', { type: 'channel', title: 'news', memberIds: ['pe-bob'] });
+    const failed: string[] = [];
+    bob.on('sendFailed', ({ error }) => failed.push(error.code));
+    const outcomes = await Promise.all(
+      [
+        bob.send(mine.id, { kind: 'text', text: 'not a member' }),
+        bob.send(channel.id, { kind: 'text', text: 'members may not post' }),
+        bob.send(channel.id, { kind: 'text', text: 'x'.repeat(4_001) }),
+      ].map((p) => p.stored.then(() => 'stored', (err: { code: string }) => err.code)),
+    );
+    expect(outcomes).toEqual(['NOT_FOUND', 'FORBIDDEN', 'INVALID_ARGUMENT']);
+    expect(failed.sort()).toEqual(['FORBIDDEN', 'INVALID_ARGUMENT', 'NOT_FOUND']);
+    expect(bob.pending()).toEqual([]);
+    // The conversation's queue is not wedged by a refusal.
+    const ok = await alice.send(channel.id, { kind: 'text', text: 'owner posts' }).stored;
+    expect(ok.text).toBe('owner posts');
+    const { messages } = await bob.rest.history(channel.id);
+    expect(messages.filter((m) => m.senderId === 'pe-bob')).toEqual([]);
+  });
+
+  it('a subscriber removed from the conversation gets a discontinuity, not a silent stall', async () => {
+    const cluster = await startCluster();
+    clusters.push(cluster);
+    const alice = client(cluster.nodes[0]!.url, 'dc-alice');
+    const bob = client(cluster.nodes[1]!.url, 'dc-bob');
+    await Promise.all([states(alice).reach('online'), states(bob).reach('online')]);
+    const { conversation } = await alice.connection.call('conversation:create', { type: 'group', title: 'removal', memberIds: ['dc-bob'] });
+    const first = await alice.send(conversation.id, { kind: 'text', text: 'before' }).stored;
+    const seen: number[] = [];
+    let caughtUp!: () => void;
+    const upToDate = new Promise<void>((resolve) => (caughtUp = resolve));
+    const ended = new Promise<{ afterSeq: number; code: string }>((resolve) =>
+      bob.subscribe(conversation.id, { onMessage: (m) => seen.push(m.seq), onCaughtUp: (v) => v && caughtUp(), onDiscontinuity: resolve }),
+    );
+    await upToDate;
+    await alice.connection.call('conversation:removeMember', { conversationId: conversation.id, userId: 'dc-bob' });
+    const d = await ended;
+    expect(['NOT_FOUND', 'FORBIDDEN']).toContain(d.code);
+    expect(d.afterSeq).toBeGreaterThanOrEqual(first.seq);
+    expect(seen).toContain(first.seq);
+  });
+});
