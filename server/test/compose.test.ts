@@ -162,7 +162,8 @@ describe('Dockerfile', () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git', '.env']));
-    const tsBuild = JSON.parse(read('tsconfig.build.json')) as { extends: string; include: string[] };
+    // tsconfig files may carry // comments, which JSON.parse does not take.
+    const tsBuild = JSON.parse(read('tsconfig.build.json').replace(/^\s*\/\/.*$/gm, '')) as { extends: string; include: string[] };
     const inputs = ['package.json', 'package-lock.json', 'tsconfig.build.json', tsBuild.extends.replace(/^\.\//, ''), ...tsBuild.include];
     const matches = (pattern: string, path: string) =>
       pattern.includes('*') ? new RegExp(`^${pattern.replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`).test(path) : path === pattern || path.startsWith(`${pattern}/`);
