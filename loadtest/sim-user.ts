@@ -1,23 +1,19 @@
-// One simulated user: one authenticated socket that behaves like a careful client. It
-// reconnects on drops (also after a server-initiated disconnect), catches up with
-// `conversation:sync` from the highest seq it has seen, and (when sampled) reports delivered
-// and read watermarks periodically instead of per message.
-import { io, type Socket } from 'socket.io-client';
+// One simulated user: one authenticated socket that behaves like a careful client. The client
+// library's connection (client/) reconnects it after every kind of drop with back-off and
+// jitter, honouring `server:draining` and RATE_LIMITED; the user catches up with
+// `conversation:sync` from the highest seq it has seen, and (when sampled) reports delivered and
+// read watermarks periodically instead of per message. Messages are counted as they arrive,
+// live or synced, rather than through the library's ordered streams: the load generator measures
+// the server's delivery, not the app-visible order.
 import jwt from 'jsonwebtoken';
-import type {
-  AckOf,
-  ClientEventName,
-  ClientToServerEvents,
-  Message,
-  PayloadOf,
-  ServerToClientEvents,
-} from '../protocol/index.js';
+import { Connection, type ClientSocket } from '../client/src/index.js';
+import type { AckOf, ClientEventName, Message, PayloadOf } from '../protocol/index.js';
 import type { LoadOptions } from './options.js';
 import type { Stats } from './stats.js';
 import type { ConvInfo, Tracker } from './tracker.js';
 import { sleep } from './util.js';
 
-export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type { ClientSocket };
 
 /** What a request resolves with: the server's ack, or a client-side TIMEOUT. */
 export type Reply<E extends ClientEventName> = AckOf<E> | { ok: false; error: { code: 'TIMEOUT'; message: string; retryAfterMs?: number } };
@@ -38,7 +34,7 @@ interface UntypedEmitter<R> {
 }
 
 interface ConnectError extends Error {
-  data?: { code?: string; retryAfterMs?: number };
+  data?: { code?: string };
 }
 
 export function userIdOf(runId: string, index: number): string {
@@ -47,6 +43,7 @@ export function userIdOf(runId: string, index: number): string {
 
 export class SimUser {
   readonly userId: string;
+  readonly connection: Connection;
   readonly socket: ClientSocket;
   readonly conversations: ConvInfo[] = [];
   /** Highest seq seen per conversation (live or synced). */
@@ -54,7 +51,6 @@ export class SimUser {
   private readonly reported = new Map<string, number>();
   private receiptTimer: NodeJS.Timeout | undefined;
   private firstConnect: Promise<void> | undefined;
-  private everConnected = false;
   private syncing = false;
   private msgCounter = 0;
 
@@ -66,49 +62,33 @@ export class SimUser {
   ) {
     const { opts } = ctx;
     this.userId = userIdOf(opts.runId, index);
-    this.socket = io(url, {
-      autoConnect: false,
-      forceNew: true,
-      transports: opts.transports,
-      reconnection: true,
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 5_000,
-      randomizationFactor: 0.5,
-      timeout: 20_000,
-      // A fresh token on every (re)connect, valid past the end of the run.
-      auth: (cb) => cb({ token: this.mintToken() }),
+    this.connection = new Connection({
+      url,
+      // Valid past the end of the run, so never refreshed ahead.
+      token: () => this.mintToken(),
+      refreshBeforeExpiryMs: 0,
+      reconnect: { minMs: 500, maxMs: 5_000 },
+      socket: { transports: opts.transports, timeout: 20_000 },
     });
+    this.socket = this.connection.socket;
     this.socket.on('message:new', ({ message }) => this.onMessage(message, 'live'));
     this.socket.on('receipt', () => void this.ctx.stats.receiptsReceived++);
-    this.socket.on('disconnect', (reason) => {
-      if (this.ctx.stopping()) return;
-      this.ctx.stats.disconnects++;
-      // Socket.IO does not reconnect by itself after a server-side disconnect (e.g. a drain).
-      if (reason === 'io server disconnect') setTimeout(() => this.reconnect(), 500 + Math.random() * 1_000);
+    this.socket.on('disconnect', () => {
+      if (!this.ctx.stopping()) this.ctx.stats.disconnects++;
     });
-    this.socket.on('connect', () => {
-      if (!this.everConnected) {
-        this.everConnected = true;
-        return;
-      }
+    this.connection.on('connect', ({ resumed }) => {
+      if (!resumed) return;
       this.ctx.stats.reconnects++;
       void this.syncAll();
     });
     this.socket.on('connect_error', (err: ConnectError) => {
-      if (this.ctx.stopping()) return;
-      this.ctx.stats.error(`connect:${err.data?.code ?? 'TRANSPORT'}`);
-      // A refusal by the server's middleware is not retried by Socket.IO itself.
-      if (!this.socket.active) setTimeout(() => this.reconnect(), err.data?.retryAfterMs ?? 1_000 + Math.random() * 1_000);
+      if (!this.ctx.stopping()) this.ctx.stats.error(`connect:${err.data?.code ?? 'TRANSPORT'}`);
     });
   }
 
   private mintToken(): string {
     const ttl = Math.ceil(this.ctx.opts.hardDeadlineSeconds + 3_600);
     return jwt.sign({ sub: this.userId }, this.ctx.opts.jwtSecret, { algorithm: 'HS256', expiresIn: ttl });
-  }
-
-  private reconnect(): void {
-    if (!this.ctx.stopping() && !this.socket.connected) this.socket.connect();
   }
 
   get connected(): boolean {
@@ -127,7 +107,7 @@ export class SimUser {
         clearTimeout(timer);
         resolve();
       });
-      this.socket.connect();
+      this.connection.start();
     });
     return this.firstConnect;
   }
@@ -226,7 +206,7 @@ export class SimUser {
       clearTimeout(this.receiptTimer);
       clearInterval(this.receiptTimer);
     }
+    this.connection.close();
     this.socket.removeAllListeners();
-    this.socket.disconnect();
   }
 }

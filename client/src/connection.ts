@@ -176,7 +176,9 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.failWaiting(reason);
       if (this.closed) return;
       this.emit('disconnect', reason);
-      this.retry(0);
+      // The app disconnected the socket itself: it decides when to connect again.
+      if (reason !== 'io client disconnect') this.retry(0);
+      else this.setState('offline');
     });
     s.on('connect_error', (err: Error & { data?: Partial<WireError> }) => {
       if (this.closed) return;
