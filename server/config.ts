@@ -99,7 +99,7 @@ const EnvSchema = z
      * still goes out alone at once. 1 = one statement per send. Measured in BENCHMARKS.md.
      */
     APPEND_BATCH_MAX: int(100, 1, 1000),
-    APPEND_BATCH_LINGER_MS: int(2, 0, 50), // under a steady stream, sends gather this long into one batch
+    APPEND_BATCH_LINGER_MS: int(5, 0, 50), // under a steady stream, sends gather this long into one batch
     /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels; ROLE=all only). */
     SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).default('classic')),
   })
