@@ -213,6 +213,7 @@ function createGateway(deps: {
     verifyToken: deps.verifyToken,
     maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
     budget: config.limits.socketBudget,
+    trustProxy: config.http.trustProxy,
     limiter,
     conversationIdsOf: messaging.conversations.conversationIdsOf,
     logger: deps.logger,

@@ -2,6 +2,7 @@
 // to each module as its own slice. An unset and an empty variable both mean "the default".
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseTrustProxy, type TrustProxy } from './auth/client-ip.js';
 
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const str = () => z.preprocess(emptyToUndefined, z.string().optional());
@@ -69,6 +70,8 @@ const EnvSchema = z
       emptyToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ),
+    /** Which peers are trusted proxies (Express `trust proxy` forms); unset: none, X-Forwarded-For ignored. */
+    TRUST_PROXY: str(),
     /** Browser origins allowed to connect (sockets) and call REST (CORS); empty allows any. */
     CORS_ORIGINS: list(),
     /** Attachment URL hosts allowed; empty allows any https: host. */
@@ -123,6 +126,11 @@ const EnvSchema = z
         ctx.addIssue({ code: 'custom', path: ['JWT_KEYS'], message: 'must be a JSON object of kid -> key' });
       }
     }
+    try {
+      parseTrustProxy(env.TRUST_PROXY);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['TRUST_PROXY'], message: (err as Error).message });
+    }
     if (env.SHUTDOWN_READY_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS)
       ctx.addIssue({ code: 'custom', path: ['SHUTDOWN_READY_DELAY_MS'], message: 'must be below SHUTDOWN_TIMEOUT_MS' });
     if (env.ADMIN_BASIC_AUTH && !/^[^:]+:.+$/.test(env.ADMIN_BASIC_AUTH))
@@ -164,7 +172,7 @@ export interface Config {
     | { kind: 'mongo'; url: string }
     | { kind: 'postgres'; url: string; poolSize: number };
   auth: { keys: JwtKey[]; issuer?: string; audience?: string };
-  http: { corsOrigins: string[] };
+  http: { corsOrigins: string[]; trustProxy: TrustProxy };
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[]; socketBudget: SocketBudget };
   delivery: { concurrency: number; attempts: number; backoffMs: number };
   messaging: { appendBatchMax: number; appendBatchLingerMs: number };
@@ -217,7 +225,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         ? { kind: 'mongo', url: e.MONGO_URL }
         : { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     auth: { keys, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
-    http: { corsOrigins: e.CORS_ORIGINS },
+    http: { corsOrigins: e.CORS_ORIGINS, trustProxy: parseTrustProxy(e.TRUST_PROXY) },
     limits: {
       scale: e.RATE_LIMIT_SCALE,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,

@@ -39,7 +39,8 @@ export function serveHttp(app: Express, opts: HttpOptions): void {
   const { config, metrics } = opts;
   const log = opts.logger.child({ module: 'rest' });
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // TRUST_PROXY (§1): unset trusts no proxy, so X-Forwarded-For cannot choose req.ip.
+  app.set('trust proxy', config.http.trustProxy);
   app.use(helmet());
   app.use(requestContext(log));
   app.use(countHttpRequests(metrics));

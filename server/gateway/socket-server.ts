@@ -8,6 +8,7 @@ import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import { LIMITS } from '../../protocol/index.js';
+import { clientIp, compileTrust, type TrustProxy } from '../auth/client-ip.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { SocketBudget } from '../config.js';
 import { AppError, toAppError, toWireError } from '../errors.js';
@@ -39,6 +40,8 @@ export interface SocketServingOptions {
   metrics: Metrics;
   handlers: EventHandlers;
   hooks: HandlerHooks;
+  /** TRUST_PROXY: whose X-Forwarded-For names the client IP of a handshake (none when unset). */
+  trustProxy?: TrustProxy;
   /** The per-socket event budget (§7); §7's defaults when unset. */
   budget?: SocketBudget;
 }
@@ -49,9 +52,6 @@ export const MAX_ROOMS_PER_SOCKET = 10_000;
 /** Max delay for timers: setTimeout overflows past 2^31-1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
-}
 
 export function originAllowed(origin: string | undefined, allowList: readonly string[]): boolean {
   // Non-browser clients send no Origin; an allow-list constrains browsers, which always do.
@@ -84,12 +84,23 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
   // exhausting a node; the handshake rate limit bounds the cluster-wide rate).
   const perUser = new Map<string, number>();
 
+  const trusted = compileTrust(opts.trustProxy ?? false);
+  const ipOf = (req: IncomingMessage) => clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
+
   io.use(async (socket, next) => {
     try {
-      await opts.limiter.consume('handshake', clientIp(socket.request));
       const auth: unknown = socket.handshake.auth;
       const token = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>).token : undefined;
-      const identity = opts.verifyToken(token);
+      // §7: failed handshakes count against the client IP (RATE_LIMITED once it is over),
+      // successful ones against the user, so one abuser cannot lock out an address's users.
+      let identity: ReturnType<TokenVerifier>;
+      try {
+        identity = opts.verifyToken(token);
+      } catch (err) {
+        await opts.limiter.consume('handshake', `ip:${ipOf(socket.request)}`);
+        throw err;
+      }
+      await opts.limiter.consume('handshake', `user:${identity.userId}`);
       if ((perUser.get(identity.userId) ?? 0) >= opts.maxConnectionsPerUser)
         throw new AppError('RATE_LIMITED', 'too many connections for this user', { retryAfterMs: 5_000 });
       socket.data.userId = identity.userId;
