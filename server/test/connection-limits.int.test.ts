@@ -50,7 +50,7 @@ describe('handshake rate limit', () => {
       expect(r.data!.retryAfterMs).toBeLessThanOrEqual(10_000);
     }
     // Refused on both nodes, not only on the one that spent its share.
-    const refusedOn = new Set(results.flatMap((r, i) => (refusals.includes(r) ? [i % 2] : [])));
+    const refusedOn = new Set(results.flatMap((r, i) => (refusals.includes(r as ConnectError) ? [i % 2] : [])));
     expect(refusedOn).toEqual(new Set([0, 1]));
   });
 });
