@@ -41,4 +41,40 @@ describe('loadConfig', () => {
     expect(c.auth.keys.map((k) => k.kid)).toEqual(['k1', 'k2']);
     expect(c.auth.keys[0]!.algorithms).toEqual(['HS256']);
   });
+  describe('§2 production refusals and explicit JWT_KEYS', () => {
+    const strong = 'x'.repeat(32);
+    const oneLine = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).not.toContain('\n');
+        return (err as Error).message;
+      }
+      return 'started';
+    };
+    it.each([
+      [{ NODE_ENV: 'production', JWT_SECRET: strong, DEV_LOGIN: '1' }, /DEV_LOGIN/],
+      [{ NODE_ENV: 'production', JWT_SECRET: 'dev' }, /JWT_SECRET: must be at least 32 bytes/],
+      [{ NODE_ENV: 'production', JWT_KEYS: JSON.stringify({ k1: { alg: 'HS256', key: 'short' } }) }, /JWT_KEYS: HS256 key "k1"/],
+      [{ NODE_ENV: 'production', JWT_KEYS: JSON.stringify({ k1: 'short-old-form' }) }, /JWT_KEYS: HS256 key "k1"/],
+    ])('refuses %j in one line naming the variable', (env, message) => {
+      expect(oneLine(env)).toMatch(message);
+    });
+    it('the same settings start outside production; a strong secret starts in production', () => {
+      expect(oneLine({ JWT_SECRET: 'dev', DEV_LOGIN: '1' })).toBe('started');
+      expect(oneLine({ NODE_ENV: 'production', JWT_SECRET: strong })).toBe('started');
+    });
+    it('JWT_KEYS takes an explicit algorithm per key; a bare base64 public key is refused, not used as a secret', () => {
+      const c = loadConfig({ JWT_KEYS: JSON.stringify({ h: { alg: 'HS256', key: strong }, r: { alg: 'RS256', key: '-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----' } }) });
+      expect(c.auth.keys.map((k) => [k.kid, k.algorithms])).toEqual([
+        ['h', ['HS256']],
+        ['r', ['RS256']],
+      ]);
+      const bare = 'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0';
+      expect(oneLine({ JWT_KEYS: JSON.stringify({ k: bare }) })).toMatch(/JWT_KEYS: key "k" looks like a public key/);
+      expect(oneLine({ JWT_KEYS: JSON.stringify({ k: { alg: 'RS256', key: bare } }) })).toMatch(/JWT_KEYS: key "k": RS256 needs a PEM/);
+      expect(oneLine({ JWT_KEYS: JSON.stringify({ k: { alg: 'none', key: strong } }) })).toMatch(/JWT_KEYS: must be a JSON object/);
+    });
+  });
 });

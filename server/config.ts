@@ -63,6 +63,8 @@ const EnvSchema = z
     JWT_KEYS: str(),
     JWT_ISSUER: str(),
     JWT_AUDIENCE: str(),
+    /** `production` turns on the §2 start-up refusals (DEV_LOGIN, short HS256 secrets). */
+    NODE_ENV: str(),
     ROLE: z.preprocess(emptyToUndefined, z.enum(['gateway', 'worker', 'all']).default('all')),
     NODE_ID: z.preprocess(emptyToUndefined, z.string().max(128).default(`${hostname()}-${process.pid}`)),
     RATE_LIMIT_SCALE: num(1, 0.001),
@@ -113,18 +115,21 @@ const EnvSchema = z
       ctx.addIssue({ code: 'custom', path: ['SOCKET_ADAPTER'], message: 'sharded needs ROLE=all (workers publish through the gateway)' });
     if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWT_KEYS)
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET, JWT_PUBLIC_KEY or JWT_KEYS is required' });
+    let rotated: JwtKey[] = [];
     if (env.JWT_KEYS) {
       try {
-        const parsed: unknown = JSON.parse(env.JWT_KEYS);
-        const ok =
-          typeof parsed === 'object' &&
-          parsed !== null &&
-          !Array.isArray(parsed) &&
-          Object.values(parsed).every((v) => typeof v === 'string' && v.length > 0);
-        if (!ok) throw new Error('shape');
-      } catch {
-        ctx.addIssue({ code: 'custom', path: ['JWT_KEYS'], message: 'must be a JSON object of kid -> key' });
+        rotated = parseJwtKeys(env.JWT_KEYS);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['JWT_KEYS'], message: (err as Error).message });
       }
+    }
+    // §2: production refuses development shortcuts and guessable HMAC secrets.
+    if (env.NODE_ENV === 'production') {
+      if (env.DEV_LOGIN) ctx.addIssue({ code: 'custom', path: ['DEV_LOGIN'], message: 'must be off with NODE_ENV=production' });
+      if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < MIN_HS256_BYTES)
+        ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: `must be at least ${MIN_HS256_BYTES} bytes with NODE_ENV=production` });
+      const short = rotated.find((k) => k.algorithms.includes('HS256') && Buffer.byteLength(k.key) < MIN_HS256_BYTES);
+      if (short) ctx.addIssue({ code: 'custom', path: ['JWT_KEYS'], message: `HS256 key "${short.kid}" must be at least ${MIN_HS256_BYTES} bytes with NODE_ENV=production` });
     }
     try {
       parseTrustProxy(env.TRUST_PROXY);
@@ -182,6 +187,38 @@ export interface Config {
   admin: { basicAuth?: string };
 }
 
+const MIN_HS256_BYTES = 32;
+
+/**
+ * `JWT_KEYS`: `{ "<kid>": { "alg": "HS256"|"RS256"|"ES256", "key": "..." } }`, or the old
+ * `{ "<kid>": "<key>" }` where the key type is unambiguous: a PEM public key (RS256/ES256) or an
+ * HMAC secret that does not look like an unarmoured public key (base64 DER), which is refused.
+ */
+function parseJwtKeys(raw: string): JwtKey[] {
+  const shape = 'must be a JSON object of kid -> {"alg": "HS256"|"RS256"|"ES256", "key": "..."} (or kid -> PEM/secret)';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(shape);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(shape);
+  return Object.entries(parsed as Record<string, unknown>).map(([kid, v]) => {
+    if (typeof v === 'string' && v.length > 0) {
+      const key = v.replace(/\\n/g, '\n');
+      if (!key.includes('-----BEGIN') && /^(MII|MFkw|MHYw|MCow)[A-Za-z0-9+/]{40,}={0,2}$/.test(key))
+        throw new Error(`key "${kid}" looks like a public key without PEM armour: give {"alg", "key"} explicitly`);
+      return { kid, key, algorithms: algorithmsFor(key) };
+    }
+    const o = v as { alg?: unknown; key?: unknown } | null;
+    if (typeof o !== 'object' || o === null || typeof o.key !== 'string' || o.key.length === 0 || !['HS256', 'RS256', 'ES256'].includes(o.alg as string))
+      throw new Error(shape);
+    const key = o.key.replace(/\\n/g, '\n');
+    if (o.alg !== 'HS256' && !key.includes('-----BEGIN')) throw new Error(`key "${kid}": ${String(o.alg)} needs a PEM public key`);
+    return { kid, key, algorithms: [o.alg as JwtKey['algorithms'][number]] };
+  });
+}
+
 function algorithmsFor(key: string): JwtKey['algorithms'] {
   if (!key.includes('-----BEGIN')) return ['HS256'];
   return key.includes('EC ') || key.includes('ecdsa') ? ['ES256'] : ['RS256', 'ES256'];
@@ -206,12 +243,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const pem = e.JWT_PUBLIC_KEY.replace(/\\n/g, '\n');
     keys.push({ key: pem, algorithms: algorithmsFor(pem).filter((a) => a !== 'HS256') });
   }
-  if (e.JWT_KEYS) {
-    for (const [kid, raw] of Object.entries(JSON.parse(e.JWT_KEYS) as Record<string, string>)) {
-      const key = raw.replace(/\\n/g, '\n');
-      keys.push({ kid, key, algorithms: algorithmsFor(key) });
-    }
-  }
+  if (e.JWT_KEYS) keys.push(...parseJwtKeys(e.JWT_KEYS));
   const config: Config = {
     port: e.PORT,
     nodeId: e.NODE_ID,
