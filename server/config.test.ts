@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, redactUrls } from './config.js';
 
 describe('loadConfig', () => {
   it('applies the defaults of PROTOCOL.md §1, treating empty as unset', () => {
@@ -76,5 +76,10 @@ describe('loadConfig', () => {
       expect(oneLine({ JWT_KEYS: JSON.stringify({ k: { alg: 'RS256', key: bare } }) })).toMatch(/JWT_KEYS: key "k": RS256 needs a PEM/);
       expect(oneLine({ JWT_KEYS: JSON.stringify({ k: { alg: 'none', key: strong } }) })).toMatch(/JWT_KEYS: must be a JSON object/);
     });
+  });
+  it('start-up lines never print a password from a URL', () => {
+    expect(redactUrls('failed to start: connect redis://ops:hunter2@10.0.0.1:6379 and rediss://:pw@h, postgres://root@db/x')).toBe(
+      'failed to start: connect redis://***@10.0.0.1:6379 and rediss://***@h, postgres://***@db/x',
+    );
   });
 });

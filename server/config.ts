@@ -224,6 +224,11 @@ function algorithmsFor(key: string): JwtKey['algorithms'] {
   return key.includes('EC ') || key.includes('ecdsa') ? ['ES256'] : ['RS256', 'ES256'];
 }
 
+/** Credentials in URLs (`scheme://user:password@host`) masked, for start-up lines and logs (§7). */
+export function redactUrls(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1***@');
+}
+
 /** Thrown for a bad environment; main.ts prints its one-line message and exits 1. */
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -1,7 +1,7 @@
 // Process entry point: the only reader of process.env. loadConfig → createApp → start →
 // shut down on SIGTERM/SIGINT (exit 0 when drained, 1 past the deadline).
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, redactUrls } from './config.js';
 
 async function main(): Promise<void> {
   let config;
@@ -9,7 +9,7 @@ async function main(): Promise<void> {
     config = loadConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
+      process.stderr.write(`${redactUrls(err.message)}\n`);
       process.exit(1);
     }
     throw err;
@@ -35,6 +35,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`failed to start: ${redactUrls(err instanceof Error ? err.message : String(err))}\n`);
   process.exit(1);
 });

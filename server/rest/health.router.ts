@@ -10,12 +10,16 @@ export interface ReadinessCheck {
 
 const CHECK_TIMEOUT_MS = 1_500;
 
+class CheckTimeout extends Error {
+  override name = 'CheckTimeout';
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new CheckTimeout()), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }
@@ -36,7 +40,9 @@ export function createHealthRouter(opts: { checks: ReadinessCheck[]; isShuttingD
           await withTimeout(c.check(), CHECK_TIMEOUT_MS);
           return { name: c.name, ok: true as const };
         } catch (err) {
-          return { name: c.name, ok: false as const, error: err instanceof Error ? err.message : String(err) };
+          // §7: the failing part by name and kind only; a driver's message can carry hosts,
+          // users or a URL with its password.
+          return { name: c.name, ok: false as const, error: err instanceof CheckTimeout ? 'timeout' : 'unavailable' };
         }
       }),
     );
