@@ -72,8 +72,11 @@ export function createAdminDlqRouter(deps: RestDeps): Router {
   router.post('/admin/dlq/:jobId/retry', async (req, res) => {
     const { jobId } = parse(DlqParamsSchema, req.params, 'params');
     parse(NoQuerySchema, req.query, 'query');
-    const job = (await fromRedis(deadLetter.getJob(jobId))) as Job<DeadLetter> | undefined;
-    if (!job) throw new AppError('NOT_FOUND', 'dead-letter job not found');
+    // Only a dead letter waiting in its queue: getJob alone reads any hash under the queue's
+    // keyspace (`meta`, `events`, …) as a job, and replaying one would then delete it (§7).
+    const state = await fromRedis(deadLetter.getJobState(jobId));
+    const job = state === 'waiting' ? ((await fromRedis(deadLetter.getJob(jobId))) as Job<DeadLetter> | undefined) : undefined;
+    if (!job || typeof job.data?.data !== 'object' || job.data.data === null) throw new AppError('NOT_FOUND', 'dead-letter job not found');
     const replayedAs = `replay-${jobId}`;
     await fromRedis(delivery.add(JOB_NAME, job.data.data, { ...jobOptions, jobId: replayedAs }));
     await fromRedis(
