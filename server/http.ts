@@ -49,7 +49,7 @@ export function serveHttp(app: Express, opts: HttpOptions): void {
   if (opts.api) {
     const { rest, dashboardQueues } = opts.api;
     app.use('/docs', createDocsRouter());
-    app.use('/admin/queues', createAdminQueuesRouter({ queues: dashboardQueues, verifyToken: rest.verifyToken, admin: config.admin }));
+    app.use('/admin/queues', createAdminQueuesRouter({ queues: dashboardQueues, verifyToken: rest.verifyToken, admin: config.admin, limiter: rest.limiter }));
     app.use(createWebRouter({ config }));
     // CORS first, so preflights and body-parser errors (413, malformed JSON) carry its headers;
     // an empty allow-list allows any origin, as for sockets (REST uses bearer tokens, no cookies).

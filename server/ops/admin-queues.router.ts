@@ -13,6 +13,7 @@ import type { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
+import type { Limiter } from '../messaging/ports.js';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import { AppError, toAppError } from '../errors.js';
@@ -29,6 +30,8 @@ export interface AdminQueuesOptions {
   admin: Config['admin'];
   /** Where the router is mounted (bull-board builds its links from it). */
   basePath?: string;
+  /** Failed Basic attempts count per client IP (family `handshake`); RATE_LIMITED beyond (§7). */
+  limiter?: Limiter;
 }
 
 type Refusal = { ok: false; error: AppError };
@@ -113,7 +116,11 @@ export function createAdminQueuesRouter(opts: AdminQueuesOptions): Router {
     const authorization = req.get('authorization');
     if (authorization) {
       const verdict = checkAuthorization(authorization);
-      return verdict.ok ? next() : refuse(res, next, verdict);
+      if (verdict.ok) return next();
+      // A wrong password costs the guesser: past the budget the answer is RATE_LIMITED.
+      if (!opts.limiter || !/^basic /i.test(authorization)) return refuse(res, next, verdict);
+      opts.limiter.consume('handshake', `admin-basic:${req.ip ?? 'unknown'}`).then(() => refuse(res, next, verdict), next);
+      return;
     }
 
     const queryToken = typeof req.query.token === 'string' ? req.query.token : undefined;
@@ -147,7 +154,7 @@ export function createAdminQueuesRouter(opts: AdminQueuesOptions): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(basePath);
   const adapters = opts.queues.map((queue) => {
-    const adapter = new BullMQAdapter(queue, { description: `BullMQ queue ${queue.name}` });
+    const adapter = new BullMQAdapter(queue, { description: `BullMQ queue ${queue.name}`, readOnlyMode: true });
     adapter.setFormatter('data', (data: unknown) => redactJobData(data));
     return adapter;
   });
@@ -155,6 +162,9 @@ export function createAdminQueuesRouter(opts: AdminQueuesOptions): Router {
 
   const router = Router();
   router.use(authenticate);
+  // Read-only (§7): the adapters hide the buttons, and no request may change a queue either
+  // (adding a job here would be emitted live by a worker without ever being stored).
+  router.use((req, _res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : next(new AppError('FORBIDDEN', 'the queue dashboard is read-only'))));
   // The app-wide helmet policy forbids the web fonts bull-board's page links and upgrades
   // http to https, which breaks the board on a plain-http admin port; this route gets its own.
   router.use(
