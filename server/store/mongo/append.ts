@@ -83,7 +83,7 @@ async function reserveSeqs(models: Models, conversationId: Types.ObjectId, count
   const conv = await models.Conversation.findOneAndUpdate(
     { _id: conversationId },
     { $inc: { lastSeq: count }, [activityOperator.get(models) ?? '$max']: { lastActivityAt: now } },
-    { new: true, projection: { lastSeq: 1 } },
+    { returnDocument: 'after', projection: { lastSeq: 1 } },
   ).lean<{ lastSeq: number }>();
   return conv ? conv.lastSeq : null;
 }

@@ -9,11 +9,23 @@ import { toStoreError } from './errors.js';
 export const MONGO_DEFAULTS = Object.freeze({
   serverSelectionTimeoutMs: 2_000, // 2 s: an unreachable database fails fast (readyz, UNAVAILABLE)
   connectTimeoutMs: 2_000, // 2 s: TCP/TLS handshake with a reachable host
-  // 5 s: the whole of one operation (selection, write, waiting for the majority). A lagging
-  // majority then fails sends with UNAVAILABLE (appends are idempotent, clients retry) instead of
-  // stalling every send on the node behind the in-flight batches.
+  // 5 s: how long one operation may wait for the majority, for a pooled connection, and (plus
+  // a margin, see `socketTimeoutFor`) for a server that does not answer at all. A lagging majority
+  // then fails sends with UNAVAILABLE (appends are idempotent, clients retry) instead of stalling
+  // every send on the node behind the in-flight batches.
   operationTimeoutMs: 5_000,
 });
+
+/**
+ * The socket timeout for an operation deadline. mongodb 7.8 (mongoose 9) ignores `timeoutMS`
+ * ("timeoutMS has no effect and will be removed in a future release"), so the deadline is built
+ * from the per-step timeouts it still honours: `wtimeoutMS` makes the server answer a lagging
+ * majority with WriteConcernFailed (code 64) and keep the connection; the socket timeout, a little
+ * longer so that answer wins, catches a server that answers nothing (MongoNetworkTimeoutError).
+ */
+export function socketTimeoutFor(deadlineMs: number): number {
+  return deadlineMs + Math.min(1_000, Math.ceil(deadlineMs / 2));
+}
 
 /**
  * "Ack after durable store": a write is acknowledged once a majority of the replica set has it in
@@ -28,7 +40,7 @@ export const READ_CONCERN = Object.freeze({ level: 'majority' as const });
 export interface MongoConnectionOptions {
   url: string;
   serverSelectionTimeoutMs?: number;
-  /** Deadline of one operation (the driver's `timeoutMS`). */
+  /** Deadline of one operation: `wtimeoutMS`, `waitQueueTimeoutMS`, and the socket timeout. */
   operationTimeoutMs?: number;
 }
 
@@ -48,10 +60,13 @@ export class MongoConnection {
   constructor(opts: MongoConnectionOptions) {
     this.url = opts.url;
     const selection = opts.serverSelectionTimeoutMs ?? MONGO_DEFAULTS.serverSelectionTimeoutMs;
+    const deadline = opts.operationTimeoutMs ?? MONGO_DEFAULTS.operationTimeoutMs;
     this.options = {
       serverSelectionTimeoutMS: selection,
       connectTimeoutMS: Math.min(selection, MONGO_DEFAULTS.connectTimeoutMs),
-      timeoutMS: opts.operationTimeoutMs ?? MONGO_DEFAULTS.operationTimeoutMs,
+      wtimeoutMS: deadline,
+      waitQueueTimeoutMS: deadline,
+      socketTimeoutMS: socketTimeoutFor(deadline),
       // The URL's own keys (w, journal, readConcernLevel): an options object of another shape
       // (`writeConcern: {…}`) would lose to `journal=false` or `readConcernLevel=local` in the URL.
       w: WRITE_CONCERN.w,

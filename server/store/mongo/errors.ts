@@ -1,6 +1,6 @@
 // Which MongoDB failures mean "database unavailable, retry later" (StoreUnavailableError →
 // UNAVAILABLE) and which are ours to handle (duplicate keys). Written for what the driver
-// (mongodb 6.x) really throws on a replica set:
+// (mongodb 6.x, and 7.x through mongo.durability.int.test.ts's proxy) really throws on a replica set:
 // - `insertMany` wraps every failure in MongoBulkWriteError: a driver error (server selection
 //   during an election, a closed pool, a timeout) ends up in `errorResponse`, not `cause`;
 // - a write-concern failure (code 64 wtimeout, a step-down while waiting for majority, …) comes as
@@ -31,7 +31,7 @@ const UNAVAILABLE_CODES = new Set([
   13436, // NotPrimaryOrSecondary
 ]);
 // Driver-side failures: no server selectable, broken socket, pool cleared, client closed,
-// an operation past its `timeoutMS`, a write the majority did not confirm.
+// a server silent past the socket timeout, a write the majority did not confirm.
 const UNAVAILABLE_NAMES = new Set([
   'MongoServerSelectionError',
   'MongooseServerSelectionError',

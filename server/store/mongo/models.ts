@@ -179,5 +179,9 @@ export function createModels(conn: Connection): Models {
   };
 }
 
-/** Marks an operator object as ours, so `sanitizeFilter` leaves it alone. */
-export const op = <T extends object>(selector: T): T => mongoose.trusted(selector);
+/**
+ * Marks an operator object as ours, so `sanitizeFilter` leaves it alone. `const T` keeps literal
+ * operands (`{ $ne: GAP_KIND }` stays `{ $ne: 'gap' }`): mongoose 9 checks a filter against the
+ * field's type, and a widened `string` is not a `MessageDoc['kind']`.
+ */
+export const op = <const T extends object>(selector: T): T => mongoose.trusted(selector);

@@ -1,7 +1,7 @@
 // MongoDB adapter: durability settings and what a sick server looks like to the store (#14 items
 // 2, 3 and 5). A small TCP proxy sits between the store and the test server and can swallow or
 // cut the `insert` command, so the real driver runs its real failure paths — the operation
-// deadline (`timeoutMS`) expiring inside `insertMany`, a connection dropped mid-batch — and the
+// deadline (the socket timeout; mongodb 7.8 ignores `timeoutMS`) expiring inside `insertMany`, a connection dropped mid-batch — and the
 // store must answer StoreUnavailableError (UNAVAILABLE: clients retry, appends are idempotent),
 // not the INTERNAL an unrecognised wrapped error would become.
 import net from 'node:net';
@@ -82,11 +82,33 @@ async function startWireProxy(target: URL): Promise<WireProxy> {
   };
 }
 
-/** The command document of an OP_MSG (opcode 2013) whose first section is the body (kind 0). */
+/**
+ * The command of an OP_MSG (opcode 2013) as the server sees it: the body (section kind 0) with
+ * each document sequence (kind 1: the `documents` / `updates` / `deletes` mongodb 7 sends outside
+ * the body) folded in under its name.
+ */
 function bodyOf(msg: Buffer): Document | undefined {
-  if (msg.length < 26 || msg.readInt32LE(12) !== 2013 || msg[20] !== 0) return undefined;
-  const start = 21;
-  return BSON.deserialize(msg.subarray(start, start + msg.readInt32LE(start)));
+  if (msg.length < 26 || msg.readInt32LE(12) !== 2013) return undefined;
+  const flags = msg.readUInt32LE(16);
+  const end = msg.length - (flags & 1 ? 4 : 0); // checksumPresent: a CRC-32C after the sections
+  let body: Document | undefined;
+  const sequences: [string, Document[]][] = [];
+  for (let at = 20; at < end; ) {
+    const kind = msg[at]!;
+    const size = msg.readInt32LE(at + 1);
+    if (kind === 0) {
+      body = BSON.deserialize(msg.subarray(at + 1, at + 1 + size));
+      at += 1 + size;
+    } else if (kind === 1) {
+      const nameEnd = msg.indexOf(0, at + 5);
+      const docs: Document[] = [];
+      for (let d = nameEnd + 1; d < at + 1 + size; d += msg.readInt32LE(d)) docs.push(BSON.deserialize(msg.subarray(d, d + msg.readInt32LE(d))));
+      sequences.push([msg.toString('utf8', at + 5, nameEnd), docs]);
+      at += 1 + size;
+    } else return undefined;
+  }
+  if (body) for (const [name, docs] of sequences) body[name] = docs;
+  return body;
 }
 
 const text = (conversationId: string, senderId: string, clientMsgId: string): NewMessage => ({ conversationId, senderId, clientMsgId, kind: 'text', text: clientMsgId });
@@ -136,7 +158,8 @@ describe('MongoStore through a misbehaving connection', () => {
     const writes = proxy.commands.filter((c) => ['insert', 'update', 'findAndModify'].includes(Object.keys(c)[0]!));
     const reads = proxy.commands.filter((c) => Object.keys(c)[0] === 'find');
     expect(writes.map((c) => Object.keys(c)[0])).toEqual(expect.arrayContaining(['insert', 'update', 'findAndModify']));
-    for (const c of writes) expect(c.writeConcern, JSON.stringify(c)).toEqual({ w: 'majority', j: true });
+    // wtimeout: the operation deadline (700 ms here), so a lagging majority is answered, not waited for.
+    for (const c of writes) expect(c.writeConcern, JSON.stringify(c)).toEqual({ w: 'majority', j: true, wtimeout: 700 });
     const levels = reads.map((c) => (c.readConcern as { level?: string } | undefined)?.level);
     expect(levels.filter((l) => l !== 'majority')).toEqual(['local', 'local']); // the two idempotency lookups
     expect(levels.filter((l) => l === 'majority').length).toBeGreaterThanOrEqual(3);
