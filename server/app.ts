@@ -109,6 +109,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           deadLetter: delivery.dlq,
           logger,
           publish,
+          // A PING behind the PUBLISHes on the same (auto-pipelined) connection answers only
+          // after Redis ran them: the job completes after its emits left, never before.
+          published: () => redis.pub.ping(),
           onDelivered: (_m, acceptedAt) => {
             metrics.deliveries.inc();
             metrics.fanoutSeconds.observe((Date.now() - acceptedAt) / 1000);

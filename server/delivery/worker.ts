@@ -29,6 +29,12 @@ export interface DeliveryWorkerOptions {
   deadLetter: Queue;
   /** Emits `message:new` to the conversation's room on every node. */
   publish: (message: Message) => void | Promise<void>;
+  /**
+   * Resolves once every publish made so far has reached Redis. `publish` is fire-and-forget (the
+   * adapter and the emitter do not return the PUBLISH), and a job marked complete while its
+   * PUBLISH still sat in this process would be lost with the process.
+   */
+  published?: () => Promise<unknown>;
   /** Observes each delivered message (metrics). */
   onDelivered?: (message: Message, acceptedAt: number) => void;
   /** Observes each job moved to the dead-letter queue (metrics). */
@@ -64,6 +70,7 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
     const { messages, acceptedAt } = parsed.data;
     // A retried job emits every message again: clients de-duplicate by message id.
     for (const message of messages) await opts.publish(message);
+    await opts.published?.();
     for (const message of messages) opts.onDelivered?.(message, acceptedAt);
     // Ids only (never text): each send's "message accepted" line names its messageId and jobId.
     jobLog(job).debug({ messageIds: messages.map((m) => m.id), attempt: job.attemptsMade + 1 }, 'delivered');
