@@ -1,6 +1,7 @@
 // Faults (#6): Redis stopped and restarted under a send load, and a worker process killed with
 // jobs in flight. Each asserts that no acknowledged message is lost or stored twice, and that a
 // refused send stored nothing.
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
 import type { ClientSocket } from './support/clients.js';
@@ -90,6 +91,16 @@ describe('Redis restarted during a send load', () => {
 
     await redis.restart();
     const ackedAtRestart = acked.size;
+    // The worker runs the jobs queued before the outage as soon as it starts; their emits reach
+    // only the gateways whose adapter subscriber is back (pub/sub keeps nothing for a subscriber
+    // that is still reconnecting: up to 2 s of retry back-off). So: both gateways subscribed first.
+    const watcher = new Redis(redis.url);
+    try {
+      const subscribed = async () => ((await watcher.client('LIST')) as string).split('\n').filter((c) => /:adapter-sub .* psub=1 /.test(c)).length;
+      await until('both gateways resubscribed', async () => (await subscribed()) === 2, 15_000);
+    } finally {
+      watcher.disconnect();
+    }
     await cluster.addNode({ ROLE: 'worker' });
     // Cross-node emits work again: a send from node 0 reaches bob on node 1 live.
     const bobBox = inbox(bob);
