@@ -146,10 +146,10 @@ export type Env = z.output<typeof EnvSchema>;
 
 /**
  * The per-socket budget over all events, valid or malformed (§7), applied in
- * gateway/register.ts: a token bucket refilled at `perSecond` up to `burst`; events beyond it
- * are answered RATE_LIMITED without being parsed. At most `maxInFlight` handlers run at once;
- * further admitted events wait their turn in arrival order. A socket refused for lack of tokens
- * at least once a second for `disconnectAfterMs` is disconnected.
+ * gateway/register.ts: a token bucket refilled at `perSecond` up to `burst`; events beyond it,
+ * or beyond `maxInFlight` handlers still running, are answered RATE_LIMITED without being
+ * parsed. A socket refused for lack of tokens at least once a second for `disconnectAfterMs`
+ * is disconnected.
  */
 export interface SocketBudget {
   perSecond: number;

@@ -48,10 +48,7 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
     socket.on(event, (...args: unknown[]) => {
       const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
       if (refused(event, ack)) return;
-      // Beyond the bound of handlers in flight an event waits its turn (it already holds a
-      // token, so the queue is bounded by the budget); a client that pipelines is not refused.
-      const turn = admit.acquire();
-      const work = turn ? turn.then(() => run(event, args, ack)) : run(event, args, ack);
+      const work = run(event, args, ack);
       void (hooks.track ? hooks.track(work) : work);
     });
   }
@@ -84,6 +81,7 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
     const started = process.hrtime.bigint();
     let code = 'OK';
     let answer: unknown;
+    admit.started();
     try {
       if (!ack) throw new AppError('INVALID_ARGUMENT', 'an acknowledgement callback is required');
       if (args.length !== 1) throw new AppError('INVALID_ARGUMENT', 'expected exactly one payload argument');
@@ -100,7 +98,7 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
       answer = { ok: false, error: toWireError(appError) };
     } finally {
       // Synchronous up to here for a malformed payload, so a burst of them never piles up.
-      admit.release();
+      admit.finished();
     }
     try {
       ack?.(answer);
@@ -113,9 +111,7 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
 
 /**
  * One socket's admission: a token bucket over all events and a bound on handlers in flight.
- * `admit()` returns the refusal to answer, or undefined when the event may run; `acquire()`
- * takes a handler slot (undefined when one is free now, else a promise resolved in arrival
- * order as slots free up) and `release()` gives it back.
+ * `admit()` returns the refusal to answer, or undefined when the event may run.
  */
 export function createAdmission(budget: SocketBudget, onOverTooLong: () => void, now: () => number = Date.now) {
   let tokens = budget.burst;
@@ -141,27 +137,15 @@ export function createAdmission(budget: SocketBudget, onOverTooLong: () => void,
     tokens = Math.min(budget.burst, tokens + ((t - refilledAt) / 1000) * budget.perSecond);
     refilledAt = t;
     if (tokens < 1) return refuse(t, ((1 - tokens) / budget.perSecond) * 1000, 'too many events on this socket');
+    // Waiting on slow handlers is not abuse: refused, but not counted towards a disconnect.
+    if (inFlight >= budget.maxInFlight) return new AppError('RATE_LIMITED', 'too many events in flight on this socket', { retryAfterMs: 50 });
     tokens -= 1;
     // A second without a refusal ends an over-budget spell.
     if (t - lastRefusal > 1000) overSince = undefined;
     return undefined;
   };
-  const waiting: (() => void)[] = [];
   return Object.assign(admit, {
-    acquire(): Promise<void> | undefined {
-      if (inFlight < budget.maxInFlight) {
-        inFlight++;
-        return undefined;
-      }
-      return new Promise<void>((resolve) => waiting.push(resolve));
-    },
-    release(): void {
-      const next = waiting.shift();
-      // The slot passes straight to the next waiting event.
-      if (next) next();
-      else inFlight--;
-    },
-    inFlight: () => inFlight,
-    waiting: () => waiting.length,
+    started: () => void inFlight++,
+    finished: () => void inFlight--,
   });
 }

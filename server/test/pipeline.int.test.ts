@@ -10,7 +10,9 @@ import { startCluster, type Cluster } from './support/cluster.js';
 describe.each(['mongo', 'postgres'] as const)('on %s', (store) => {
   let cluster: Cluster;
   beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, store });
+    // 50 sends in flight on one socket at once: above the default bound on handlers in flight
+    // per socket (32, which answers RATE_LIMITED beyond it; PROTOCOL.md §7).
+    cluster = await startCluster({ nodes: 2, store, env: { SOCKET_MAX_IN_FLIGHT: '64' } });
   });
   afterAll(() => cluster?.close());
 
