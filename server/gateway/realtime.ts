@@ -46,10 +46,10 @@ export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): R
       listeners.push(listener);
     },
     subscribe(userIds, conversationId) {
-      if (userIds.length) io.in(userIds.map(userRoom)).socketsJoin(conversationRoom(conversationId));
+      if (userIds.length) joinEverywhere(io, userIds, conversationId);
     },
     unsubscribe(userIds, conversationId) {
-      if (userIds.length) io.in(userIds.map(userRoom)).socketsLeave(conversationRoom(conversationId));
+      if (userIds.length) leaveEverywhere(io, userIds, conversationId);
     },
     conversationUpdated(conversationId, data, alsoUserIds = []) {
       io.to([conversationRoom(conversationId), ...alsoUserIds.map(userRoom)]).emit('conversation:updated', data);
@@ -64,4 +64,17 @@ export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): R
       io.to(conversationRoom(message.conversationId)).emit('message:new', { message });
     },
   };
+}
+
+// The classic Redis adapter applies socketsJoin/Leave on every node, this one included, only
+// when the request comes back from Redis; so the change is applied here at once as well (the
+// echo is idempotent), and on the other nodes before they answer a later barrier.
+export function joinEverywhere(io: GatewayServer, userIds: string[], conversationId: string): void {
+  io.local.in(userIds.map(userRoom)).socketsJoin(conversationRoom(conversationId));
+  io.in(userIds.map(userRoom)).socketsJoin(conversationRoom(conversationId));
+}
+
+export function leaveEverywhere(io: GatewayServer, userIds: string[], conversationId: string): void {
+  io.local.in(userIds.map(userRoom)).socketsLeave(conversationRoom(conversationId));
+  io.in(userIds.map(userRoom)).socketsLeave(conversationRoom(conversationId));
 }

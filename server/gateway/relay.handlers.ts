@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Conversation, Message } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { EventHandlers } from './register.js';
-import { conversationRoom, userRoom } from './rooms.js';
+import { joinEverywhere, leaveEverywhere } from './realtime.js';
+import { conversationRoom } from './rooms.js';
 import type { GatewayServer } from './types.js';
 
 const newId = () => randomUUID().replaceAll('-', '');
@@ -22,8 +23,8 @@ const afterAck = (emit: () => void) => void setImmediate(emit);
 export function createRelayHandlers(io: GatewayServer): EventHandlers {
   // Per node and process; a relay keeps no conversations, so seq only orders this node's sends.
   let seq = 0;
-  const join = (userIds: string[], conversationId: string) => io.in(userIds.map(userRoom)).socketsJoin(conversationRoom(conversationId));
-  const leave = (userIds: string[], conversationId: string) => io.in(userIds.map(userRoom)).socketsLeave(conversationRoom(conversationId));
+  const join = (userIds: string[], conversationId: string) => joinEverywhere(io, userIds, conversationId);
+  const leave = (userIds: string[], conversationId: string) => leaveEverywhere(io, userIds, conversationId);
 
   return {
     'conversation:create': async ({ userId }, p) => {
