@@ -2,10 +2,11 @@
 // provider (refreshed ahead of expiry and after `session:expired`), `server:draining` honoured
 // before reconnecting elsewhere, a RATE_LIMITED handshake's retryAfterMs honoured, receipts
 // coalesced and seen as member watermarks, typing throttled.
-import { createServer, connect as tcpConnect, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, type ClientOptions, type ConnectionState, type RelaygateClient, type TokenReason } from '../../client/src/index.js';
 import type { Receipt, TypingEvent } from '../../protocol/index.js';
+import { balancer } from './support/balancer.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 import { mintToken } from './support/tokens.js';
 
@@ -47,27 +48,6 @@ function states(c: RelaygateClient) {
   };
 }
 
-function balancer(ports: number[]): Promise<string> {
-  const server = createServer((down) => {
-    const attempt = (i: number) => {
-      if (i >= ports.length) return down.destroy();
-      const up = tcpConnect(ports[i]!, '127.0.0.1');
-      up.once('error', () => attempt(i + 1));
-      up.once('connect', () => {
-        up.removeAllListeners('error');
-        down.pipe(up).pipe(down);
-        const close = () => (up.destroy(), down.destroy());
-        up.on('error', close).on('close', close);
-        down.on('error', close).on('close', close);
-      });
-    };
-    down.on('error', () => down.destroy());
-    attempt(0);
-  });
-  servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
-}
-
 describe('client connection', () => {
   it('asks the provider again after session:expired and comes back online with the new token', async () => {
     const cluster = await startCluster();
@@ -103,7 +83,7 @@ describe('client connection', () => {
   it('server:draining: waits the announced delay, then reconnects (to the other node)', async () => {
     const cluster = await startCluster();
     clusters.push(cluster);
-    const url = await balancer([cluster.nodes[0]!.port, cluster.nodes[1]!.port]);
+    const url = await balancer([cluster.nodes[0]!.port, cluster.nodes[1]!.port], servers);
     const c = client(url, 'dr-alice');
     const s = states(c);
     await s.reach('online');

@@ -3,10 +3,11 @@
 // hole: exactly the conversation's history as the store holds it. Under 5 interleaved senders,
 // network drops during sends both ways, a node SIGKILLed mid-stream, a Redis restart, and a
 // client restarted with sends still pending in its outbox.
-import { createServer, connect as tcpConnect, type Server, type Socket as TcpSocket } from 'node:net';
+import type { Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
 import { createClient, localStorageOutbox, type ClientOptions, type PendingSend, type RelaygateClient, type StorageLike } from '../../client/src/index.js';
+import { balancer } from './support/balancer.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
 import { mintToken } from './support/tokens.js';
@@ -110,27 +111,6 @@ async function group(owner: RelaygateClient, memberIds: string[], title: string)
 }
 
 /** A TCP balancer: each connection goes to the first backend that accepts it (a dead node's clients land on the next). */
-function balancer(ports: number[]): Promise<string> {
-  const server = createServer((downstream) => {
-    const tryBackend = (i: number) => {
-      if (i >= ports.length) return downstream.destroy();
-      const upstream: TcpSocket = tcpConnect(ports[i]!, '127.0.0.1');
-      upstream.once('error', () => (upstream.destroy(), downstream.readyState === 'open' && !downstream.bytesWritten ? tryBackend(i + 1) : downstream.destroy()));
-      upstream.once('connect', () => {
-        upstream.removeAllListeners('error');
-        downstream.pipe(upstream).pipe(downstream);
-        const close = () => (upstream.destroy(), downstream.destroy());
-        upstream.on('error', close).on('close', close);
-        downstream.on('error', close).on('close', close);
-      });
-    };
-    downstream.on('error', () => downstream.destroy());
-    tryBackend(0);
-  });
-  servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
-}
-
 const sendAll = (c: RelaygateClient, conversationId: string, tag: string, n: number): PendingSend[] =>
   Array.from({ length: n }, (_, i) => c.send(conversationId, { kind: 'text', text: `${tag} ${i}` }));
 
@@ -188,7 +168,7 @@ describe('client library on a two-node cluster', () => {
     const cluster = await startCluster({ nodes: 1 });
     clusters.push(cluster);
     const doomed = await cluster.spawnNode({ ROLE: 'all' });
-    const url = await balancer([doomed.port, cluster.nodes[0]!.port]);
+    const url = await balancer([doomed.port, cluster.nodes[0]!.port], servers);
     const sender = client(url, 'k-sender');
     const reader = client(url, 'k-reader');
     const id = await group(sender, ['k-reader'], 'kill');
