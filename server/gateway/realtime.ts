@@ -29,17 +29,10 @@ export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): R
   return {
     async membershipChanged(conversationId) {
       notify(conversationId);
-      // The adapter answers once every other node has (its own request timeout is longer).
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not every node confirmed within ${MEMBERSHIP_BARRIER_MS} ms`)), MEMBERSHIP_BARRIER_MS);
-      });
       try {
-        await Promise.race([io.serverSideEmitWithAck('membership:changed', conversationId), late]);
+        await confirmOnEveryNode(io, conversationId);
       } catch (err) {
         opts.onBarrierTimeout?.(conversationId, err);
-      } finally {
-        clearTimeout(timer);
       }
     },
     onMembershipChanged(listener) {
@@ -77,4 +70,21 @@ export function joinEverywhere(io: GatewayServer, userIds: string[], conversatio
 export function leaveEverywhere(io: GatewayServer, userIds: string[], conversationId: string): void {
   io.local.in(userIds.map(userRoom)).socketsLeave(conversationRoom(conversationId));
   io.in(userIds.map(userRoom)).socketsLeave(conversationRoom(conversationId));
+}
+
+/**
+ * Resolves once every other gateway node has answered a `membership:changed` notice for the
+ * conversation, i.e. has applied the room changes published before it; rejects after
+ * MEMBERSHIP_BARRIER_MS. (The adapter's own request timeout is longer.)
+ */
+export async function confirmOnEveryNode(io: GatewayServer, conversationId: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not every node confirmed within ${MEMBERSHIP_BARRIER_MS} ms`)), MEMBERSHIP_BARRIER_MS);
+  });
+  try {
+    await Promise.race([io.serverSideEmitWithAck('membership:changed', conversationId), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Conversation, Message } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { EventHandlers } from './register.js';
-import { joinEverywhere, leaveEverywhere } from './realtime.js';
+import { confirmOnEveryNode, joinEverywhere, leaveEverywhere } from './realtime.js';
 import { conversationRoom } from './rooms.js';
 import type { GatewayServer } from './types.js';
 
@@ -23,8 +23,10 @@ const afterAck = (emit: () => void) => void setImmediate(emit);
 export function createRelayHandlers(io: GatewayServer): EventHandlers {
   // Per node and process; a relay keeps no conversations, so seq only orders this node's sends.
   let seq = 0;
-  const join = (userIds: string[], conversationId: string) => joinEverywhere(io, userIds, conversationId);
-  const leave = (userIds: string[], conversationId: string) => leaveEverywhere(io, userIds, conversationId);
+  // As in the pipeline, a membership change is in force on every node when it is answered.
+  const settled = (conversationId: string) => confirmOnEveryNode(io, conversationId).catch(() => {});
+  const join = (userIds: string[], conversationId: string) => (joinEverywhere(io, userIds, conversationId), settled(conversationId));
+  const leave = (userIds: string[], conversationId: string) => (leaveEverywhere(io, userIds, conversationId), settled(conversationId));
 
   return {
     'conversation:create': async ({ userId }, p) => {
@@ -37,7 +39,7 @@ export function createRelayHandlers(io: GatewayServer): EventHandlers {
         lastSeq: 0,
         public: p.type !== 'direct' && Boolean(p.public),
       };
-      join(p.type === 'direct' ? [userId, p.peerId] : [userId, ...(p.memberIds ?? [])], conversation.id);
+      await join(p.type === 'direct' ? [userId, p.peerId] : [userId, ...(p.memberIds ?? [])], conversation.id);
       return { conversation };
     },
     // Nothing is stored, so there is no conversation to find and join.
@@ -45,15 +47,15 @@ export function createRelayHandlers(io: GatewayServer): EventHandlers {
       throw new AppError('NOT_FOUND', 'conversation not found (relay mode stores no conversations)');
     },
     'conversation:leave': async ({ userId }, p) => {
-      leave([userId], p.conversationId);
+      await leave([userId], p.conversationId);
       return {};
     },
     'conversation:addMembers': async (_ctx, p) => {
-      join(p.userIds, p.conversationId);
+      await join(p.userIds, p.conversationId);
       return { added: p.userIds };
     },
     'conversation:removeMember': async (_ctx, p) => {
-      leave([p.userId], p.conversationId);
+      await leave([p.userId], p.conversationId);
       return {};
     },
     'conversation:setRole': async () => ({}),
