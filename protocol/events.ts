@@ -30,9 +30,6 @@ export type ServerToClientEvents = {
   [E in ServerEventName]: (data: z.output<(typeof SERVER_EVENTS)[E]>) => void;
 };
 
-/** Node-to-node events over the Redis adapter (none yet beyond Socket.IO's own). */
-export type InterServerEvents = Record<string, never>;
-
 /** What the server keeps on each socket once the handshake is authenticated. */
 export interface SocketData {
   userId: string;

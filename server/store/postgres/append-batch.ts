@@ -43,15 +43,7 @@ export async function appendBatch(client: pg.PoolClient, inputs: NewMessage[]): 
     const { rows } = await client.query<MessageRow>(prepared(INSERT_BATCH, [
       bumped,
       bumped.map((id) => lastSeq.get(id)!),
-      fresh.map((m) => m.conversationId),
-      seqs,
-      fresh.map((m) => m.senderId),
-      fresh.map((m) => m.clientMsgId),
-      fresh.map((m) => m.kind),
-      fresh.map((m) => m.text ?? null),
-      fresh.map((m) => (m.attachment ? JSON.stringify(m.attachment) : null)),
-      fresh.map((m) => (m.system ? JSON.stringify(m.system) : null)),
-      fresh.map((m) => m.senderSeen === true),
+      ...withSeqs(messageColumns(fresh), seqs),
     ]));
     for (const row of rows) {
       const message = toMessage(row);
@@ -83,14 +75,7 @@ export async function appendBatchInOneStatement(
     ({ rows } = await run(
       prepared(APPEND_BATCH_STATEMENT, [
         conversationIds,
-        unique.map((m) => m.conversationId),
-        unique.map((m) => m.senderId),
-        unique.map((m) => m.clientMsgId),
-        unique.map((m) => m.kind),
-        unique.map((m) => m.text ?? null),
-        unique.map((m) => (m.attachment ? JSON.stringify(m.attachment) : null)),
-        unique.map((m) => (m.system ? JSON.stringify(m.system) : null)),
-        unique.map((m) => m.senderSeen === true),
+        ...messageColumns(unique),
       ]),
     ));
   } catch (err) {
@@ -109,4 +94,23 @@ export async function appendBatchInOneStatement(
     const s = stored.get(k)!;
     return { message: s.message, duplicate: s.duplicate || firstIndex.get(k) !== i };
   });
+}
+
+/** The per-row arrays both batch statements take, in their order (unnest parameters). */
+function messageColumns(messages: NewMessage[]): unknown[][] {
+  return [
+    messages.map((m) => m.conversationId),
+    messages.map((m) => m.senderId),
+    messages.map((m) => m.clientMsgId),
+    messages.map((m) => m.kind),
+    messages.map((m) => m.text ?? null),
+    messages.map((m) => (m.attachment ? JSON.stringify(m.attachment) : null)),
+    messages.map((m) => (m.system ? JSON.stringify(m.system) : null)),
+    messages.map((m) => m.senderSeen === true),
+  ];
+}
+
+/** INSERT_BATCH takes the computed seqs right after the conversation ids. */
+function withSeqs([conversationIds, ...rest]: unknown[][], seqs: number[]): unknown[][] {
+  return [conversationIds!, seqs, ...rest];
 }
