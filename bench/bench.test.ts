@@ -6,11 +6,12 @@ import { isPeer, isRelay, parseVariants } from './variants.js';
 
 describe('variants', () => {
   it('parses server env, another server program and client transports', () => {
-    expect(parseVariants('pipeline;relay:RELAY_MODE=1;peer:ENTRY=bench/peer.ts;poll:WORKER_CONCURRENCY=8 LT_TRANSPORTS=polling,websocket')).toEqual([
+    expect(parseVariants('pipeline;relay:RELAY_MODE=1;peer:ENTRY=bench/peer.ts;poll:WORKER_CONCURRENCY=8 LT_TRANSPORTS=polling,websocket;prof:NODE_ARGS=--cpu-prof,--cpu-prof-dir=/tmp/p')).toEqual([
       { name: 'pipeline', env: {} },
       { name: 'relay', env: { RELAY_MODE: '1' } },
       { name: 'peer', env: {}, entry: 'bench/peer.ts' },
       { name: 'poll', env: { WORKER_CONCURRENCY: '8' }, transports: ['polling', 'websocket'] },
+      { name: 'prof', env: {}, nodeArgs: ['--cpu-prof', '--cpu-prof-dir=/tmp/p'] },
     ]);
     expect(() => parseVariants('bad name')).toThrow(OptionsError);
     expect(() => parseVariants('x:NOVALUE')).toThrow(OptionsError);

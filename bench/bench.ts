@@ -32,7 +32,7 @@ const BENCH_SHAPE = {
   variants: flag(z.string().default(DEFAULT_VARIANTS), {
     flag: 'variants',
     arg: 'spec',
-    help: '"name[:KEY=VAL ...];...": server environment; ENTRY=<script> another server program; LT_TRANSPORTS=<list> the clients',
+    help: '"name[:KEY=VAL ...];...": server environment; ENTRY=<script> another server program; NODE_ARGS=<flag,...> node flags (--cpu-prof); LT_TRANSPORTS=<list> the clients',
     group: 'Benchmark',
   }),
   runs: flag(count.default(3), { flag: 'runs', arg: 'n', help: 'runs per variant, interleaved' }),
@@ -126,6 +126,7 @@ async function main(): Promise<number> {
         nodes,
         env: v.env,
         ...(v.entry ? { entry: v.entry } : {}),
+        ...(v.nodeArgs ? { nodeArgs: v.nodeArgs } : {}),
         jwtSecret,
         built: own.built,
         ...(own.serverCpus ? { cpus: own.serverCpus } : {}),

@@ -8,6 +8,8 @@ export interface Variant {
   env: Record<string, string>;
   /** Server program instead of the gateway (ENTRY=bench/peer.ts: the hand-rolled peer). */
   entry?: string;
+  /** Node flags before the script (NODE_ARGS=--cpu-prof,--cpu-prof-dir=/tmp/p: flags NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
   /** Client-side overrides (LT_TRANSPORTS=polling,websocket). */
   transports?: ('websocket' | 'polling')[];
 }
@@ -32,6 +34,7 @@ export function parseVariants(spec: string): Variant[] {
         const value = kv.slice(eq + 1);
         if (key === 'LT_TRANSPORTS') v.transports = value.split(',') as Variant['transports'];
         else if (key === 'ENTRY') v.entry = value;
+        else if (key === 'NODE_ARGS') v.nodeArgs = value.split(',').filter(Boolean);
         else v.env[key] = value;
       }
       return v;
