@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AppError, DependencyUnavailableError, invalidArgument, toAppError, toWireError } from './errors.js';
-import { StoreUnavailableError } from './store/store.js';
+import { ConflictStoreError, StoreUnavailableError } from './store/store.js';
 
 describe('toAppError', () => {
   it('maps dependency failures by class to UNAVAILABLE, keeping the cause for the log', () => {
@@ -18,6 +18,13 @@ describe('toAppError', () => {
     for (const message of ['Connection is closed.', 'connect ECONNREFUSED 127.0.0.1:6379', 'Command timed out']) {
       expect(toWireError(new Error(message))).toEqual({ code: 'INTERNAL', message: 'internal error' });
     }
+  });
+
+  it('maps a user at the conversation cap to CONFLICT naming the caller\'s own ids, not their count', () => {
+    expect(toWireError(new ConflictStoreError('2 user(s) are in 10000 conversations already', ['u1', 'u2']))).toEqual({
+      code: 'CONFLICT',
+      message: 'already in the most conversations allowed: u1, u2',
+    });
   });
 
   it('passes AppError through with its safe extras only', () => {

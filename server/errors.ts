@@ -4,7 +4,7 @@
 // hidden from clients.
 import { z } from 'zod';
 import { HTTP_STATUS, LIMITS, type ErrorCode, type WireError } from '../protocol/index.js';
-import { InvalidArgumentStoreError, NotFoundStoreError, StoreUnavailableError } from './store/store.js';
+import { ConflictStoreError, InvalidArgumentStoreError, NotFoundStoreError, StoreUnavailableError } from './store/store.js';
 
 export class AppError extends Error {
   override name = 'AppError';
@@ -79,6 +79,8 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof StoreUnavailableError) return new AppError('UNAVAILABLE', 'storage is unavailable, retry later', { cause: err });
   if (err instanceof DependencyUnavailableError) return new AppError('UNAVAILABLE', `${err.dependency} is unavailable, retry later`, { cause: err });
   if (err instanceof NotFoundStoreError) return new AppError('NOT_FOUND', 'conversation not found', { cause: err });
+  // The ids are the caller's own input; how many conversations those users are in is not said.
+  if (err instanceof ConflictStoreError) return new AppError('CONFLICT', `already in the most conversations allowed: ${err.userIds.slice(0, 20).join(', ')}`, { cause: err });
   // The store's message names what was wrong; callers that know the field (REST cursors) say it.
   if (err instanceof InvalidArgumentStoreError) return new AppError('INVALID_ARGUMENT', err.message, { cause: err });
   return bodyParserError(err) ?? new AppError('INTERNAL', 'internal error', { cause: err });

@@ -23,6 +23,7 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitFamily, { points: number; seco
   read: { points: 100, seconds: 5 }, // 20 sync/history reads/s
   handshake: { points: 100, seconds: 10 }, // per IP: 10 connects/s
   rest: { points: 300, seconds: 10 }, // per user or IP: 30 requests/s
+  added: { points: 20, seconds: 3600 }, // per user added by others: 20 conversations an hour (§7)
 });
 
 /** Share of a limit one node leases at a time. */

@@ -9,6 +9,10 @@ export const LIMITS = Object.freeze({
   attachmentMaxBytes: 100 * 1024 * 1024, // 100 MiB
   attachmentNameMaxChars: 255,
   groupMaxMembers: 10_000,
+  /** Open conversations one user may be in (§7): adding or joining beyond answers CONFLICT. */
+  userMaxConversations: 10_000,
+  /** Ids a membership notice carries at most; larger changes also carry `count` (§7). */
+  noticeMaxIds: 20,
   addMembersMaxPerCall: 1_000,
   frameMaxBytes: 64 * 1024, // 64 KiB, Socket.IO maxHttpBufferSize and REST body limit
   pageDefault: 50,

@@ -135,7 +135,9 @@ export const ConversationUpdatedSchema = z.strictObject({
   change: z
     .strictObject({
       action: z.enum(['created', 'joined', 'left', 'added', 'removed', 'role']),
+      /** At most 20 ids (PROTOCOL.md §7); with more, `count` says how many and clients refetch members. */
       userIds: z.array(UserIdSchema),
+      count: z.number().int().positive().optional(),
     })
     .optional(),
 });

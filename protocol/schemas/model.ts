@@ -73,7 +73,10 @@ export type Attachment = z.infer<typeof AttachmentSchema>;
 export const SystemEventSchema = z.strictObject({
   action: z.enum(['created', 'joined', 'left', 'added', 'removed', 'role']),
   actorId: UserIdSchema,
+  /** At most 20 of the users concerned (PROTOCOL.md §7); `count` says how many there were. */
   userIds: z.array(UserIdSchema).optional(),
+  /** Extension: present when more users were concerned than `userIds` lists. */
+  count: z.number().int().positive().optional(),
   role: RoleSchema.optional(),
 });
 export type SystemEvent = z.infer<typeof SystemEventSchema>;

@@ -20,6 +20,7 @@ import { LIMITS } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { ConversationSummary, Store } from '../store/store.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
+import { mayBeAdded, noticeOf } from './membership-bounds.js';
 import { canAddMembers, canRemove, canSetRole, readPositionShown, speaksInRoom, successor } from './policy.js';
 
 export interface ConversationDeps {
@@ -28,6 +29,8 @@ export interface ConversationDeps {
   delivery: DeliveryQueue;
   limiter: Limiter;
   maxMembers?: number;
+  /** Open conversations per user (§7). */
+  maxConversationsPerUser?: number;
 }
 
 interface PageRequest {
@@ -52,6 +55,7 @@ type Create = ConversationCreate & { title?: string };
 export function createConversationService(deps: ConversationDeps) {
   const { store, realtime, delivery, limiter } = deps;
   const maxMembers = deps.maxMembers ?? LIMITS.groupMaxMembers;
+  const cap = { maxOpenPerUser: deps.maxConversationsPerUser ?? LIMITS.userMaxConversations };
   /** Every change takes its point first, before any store read. */
   const change = (actorId: string) => limiter.consume('membership', actorId);
 
@@ -102,6 +106,7 @@ export function createConversationService(deps: ConversationDeps) {
           { userId: actorId, role: 'member' },
           { userId: input.peerId, role: 'member' },
         ],
+        ...cap,
       });
       if (!created) return conversation;
       const userIds = [actorId, input.peerId];
@@ -111,20 +116,22 @@ export function createConversationService(deps: ConversationDeps) {
       realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'created', userIds } }, userIds);
       return announced;
     }
-    const others = [...new Set(input.memberIds ?? [])].filter((id) => id !== actorId);
-    if (others.length + 1 > maxMembers) throw new AppError('INVALID_ARGUMENT', `memberIds: at most ${maxMembers} members`, { field: 'memberIds' });
+    const named = [...new Set(input.memberIds ?? [])].filter((id) => id !== actorId);
+    if (named.length + 1 > maxMembers) throw new AppError('INVALID_ARGUMENT', `memberIds: at most ${maxMembers} members`, { field: 'memberIds' });
+    const others = await mayBeAdded(limiter, named);
     const { conversation } = await store.createConversation({
       type: input.type,
       title: input.title,
       createdBy: actorId,
       public: input.public ?? false,
       members: [{ userId: actorId, role: 'owner' }, ...others.map((userId) => ({ userId, role: 'member' as Role }))],
+      ...cap,
     });
     const userIds = [actorId, ...others];
     realtime.subscribe(userIds, conversation.id);
     await realtime.membershipChanged(conversation.id);
-    const announced = await announce(conversation, { action: 'created', actorId, userIds: others });
-    realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'created', userIds } }, userIds);
+    const announced = await announce(conversation, { action: 'created', actorId, ...noticeOf(others) });
+    realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'created', ...noticeOf(userIds) } }, userIds);
     return announced;
   }
 
@@ -137,7 +144,12 @@ export function createConversationService(deps: ConversationDeps) {
     if (existing) return { conversation, membership: existing };
     if (!conversation.public || conversation.type === 'direct') throw new AppError('NOT_FOUND', 'conversation not found');
     if ((await store.countMembers(conversationId)) >= maxMembers) throw new AppError('CONFLICT', 'conversation is full');
-    await store.addMembers(conversationId, [{ userId: actorId, role: 'member' }]);
+    // Nobody added: a concurrent join of the same user won, and it announces (#14).
+    if ((await store.addMembers(conversationId, [{ userId: actorId, role: 'member' }], cap)).length === 0) {
+      const membership = await store.getMembership(conversationId, actorId);
+      if (!membership) throw new AppError('CONFLICT', 'membership changed concurrently, retry');
+      return { conversation, membership };
+    }
     realtime.subscribe([actorId], conversationId);
     await realtime.membershipChanged(conversationId);
     const announced = await announce(conversation, { action: 'joined', actorId });
@@ -190,15 +202,16 @@ export function createConversationService(deps: ConversationDeps) {
     requireQueue();
     const { conversation, membership } = await requireMember(input.conversationId, actorId);
     if (!canAddMembers(conversation.type, membership.role)) throw new AppError('FORBIDDEN', 'only owners, admins and moderators add members');
-    const wanted = [...new Set(input.userIds)];
-    if ((await store.countMembers(conversation.id)) + wanted.length > maxMembers)
+    const named = [...new Set(input.userIds)];
+    if ((await store.countMembers(conversation.id)) + named.length > maxMembers)
       throw new AppError('CONFLICT', `a conversation has at most ${maxMembers} members`);
-    const added = await store.addMembers(conversation.id, wanted.map((userId) => ({ userId, role: 'member' as Role })));
+    const wanted = await mayBeAdded(limiter, named.filter((u) => u !== actorId));
+    const added = await store.addMembers(conversation.id, wanted.map((userId) => ({ userId, role: 'member' as Role })), cap);
     if (added.length === 0) return added;
     realtime.subscribe(added, conversation.id);
     await realtime.membershipChanged(conversation.id);
-    const announced = await announce(conversation, { action: 'added', actorId, userIds: added });
-    realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'added', userIds: added } }, added);
+    const announced = await announce(conversation, { action: 'added', actorId, ...noticeOf(added) });
+    realtime.conversationUpdated(conversation.id, { conversation: announced, change: { action: 'added', ...noticeOf(added) } }, added);
     return added;
   }
 

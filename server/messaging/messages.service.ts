@@ -3,7 +3,8 @@
 import type { HistoryResponse, Message, MessageBody, Settings } from '../../protocol/index.js';
 import { LIMITS } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
-import type { Period, Store, WatermarkType } from '../store/store.js';
+import { pageVisibleMessages } from '../store/history.js';
+import type { Store, WatermarkType } from '../store/store.js';
 import type { ConversationService } from './conversations.service.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
 import { canPost, readPositionShown, speaksInRoom } from './policy.js';
@@ -65,18 +66,17 @@ export function createMessageService(deps: MessageDeps) {
     });
   }
 
-  /** The caller's periods; the membership check and the period lookup share one round trip. */
-  async function visiblePeriods(conversationId: string, userId: string): Promise<Period[]> {
-    const [, periods] = await Promise.all([conversations.requireMember(conversationId, userId), store.listPeriods(conversationId, userId)]);
-    return periods;
+  /** A page of what the caller may see: the membership check, then only the periods near the page (§7). */
+  async function visiblePage(userId: string, conversationId: string, bounds: { after?: number; before?: number }, limit: number): Promise<Message[]> {
+    await conversations.requireMember(conversationId, userId);
+    return pageVisibleMessages(store, { conversationId, userId, ...bounds, limit });
   }
 
   /** Messages after `afterSeq`, oldest first, for a client catching up after a reconnect. */
   async function sync(userId: string, input: { conversationId: string; afterSeq: number; limit?: number }) {
     await limiter.consume('read', userId);
     const limit = input.limit ?? LIMITS.syncDefault;
-    const periods = await visiblePeriods(input.conversationId, userId);
-    const page = await store.pageMessages({ conversationId: input.conversationId, periods, after: input.afterSeq, limit: limit + 1 });
+    const page = await visiblePage(userId, input.conversationId, { after: input.afterSeq }, limit + 1);
     return { messages: page.slice(0, limit), hasMore: page.length > limit };
   }
 
@@ -87,18 +87,12 @@ export function createMessageService(deps: MessageDeps) {
   ): Promise<HistoryResponse> {
     await limiter.consume('read', userId);
     const limit = input.limit ?? LIMITS.pageDefault;
-    const periods = await visiblePeriods(input.conversationId, userId);
     if (input.after !== undefined) {
-      const page = await store.pageMessages({ conversationId: input.conversationId, periods, after: input.after, limit: limit + 1 });
+      const page = await visiblePage(userId, input.conversationId, { after: input.after }, limit + 1);
       const messages = page.slice(0, limit);
       return page.length > limit ? { messages, nextAfter: messages[messages.length - 1]!.seq } : { messages };
     }
-    const page = await store.pageMessages({
-      conversationId: input.conversationId,
-      periods,
-      ...(input.before !== undefined ? { before: input.before } : {}),
-      limit: limit + 1,
-    });
+    const page = await visiblePage(userId, input.conversationId, input.before !== undefined ? { before: input.before } : {}, limit + 1);
     const messages = page.slice(0, limit);
     return page.length > limit ? { messages, nextBefore: messages[messages.length - 1]!.seq } : { messages };
   }

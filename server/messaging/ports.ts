@@ -45,4 +45,5 @@ export interface Limiter {
   consume(family: LimitFamily, key: string, points?: number): Promise<void>;
 }
 
-export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest';
+/** `added` is keyed by the user being added (by others) to a conversation, not by the actor. */
+export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest' | 'added';

@@ -26,6 +26,29 @@ export interface NewConversation {
   public: boolean;
   /** Initial members with their roles; must include the creator. Duplicates are ignored. */
   members: { userId: string; role: Role }[];
+  /** As in `addMembers`: a member already in this many open conversations fails the create. */
+  maxOpenPerUser?: number;
+}
+
+export interface AddOptions {
+  /**
+   * A user may hold at most this many open memberships (PROTOCOL.md §7): when one of the users
+   * to add already holds that many, the call throws `ConflictStoreError` naming them and adds
+   * nobody. Concurrent adds of one user may overshoot by at most the adds racing it (the
+   * adapter documents its bound).
+   */
+  maxOpenPerUser?: number;
+}
+
+/**
+ * Which periods `listPeriods` returns: with `after`, those that end above it (or are open),
+ * oldest first; otherwise those that can hold a seq below `before` (start below `before - 1`; all
+ * without `before`), newest first. Empty periods may be included. At most `limit`: a reader takes the periods nearest its page, never all of them.
+ */
+export interface PeriodRange {
+  after?: number;
+  before?: number;
+  limit: number;
 }
 
 export interface NewMessage {
@@ -108,8 +131,11 @@ export interface Store {
 
   /** The user's open membership period, or null when not a current member. */
   getMembership(conversationId: string, userId: string): Promise<Membership | null>;
-  /** All periods of the user in the conversation, oldest first (empty when never a member). */
-  listPeriods(conversationId: string, userId: string): Promise<Period[]>;
+  /**
+   * All periods of the user in the conversation, oldest first (empty when never a member); with
+   * a range, only the `limit` periods nearest it, in the range's order (PeriodRange).
+   */
+  listPeriods(conversationId: string, userId: string, range?: PeriodRange): Promise<Period[]>;
   /** Number of current members. */
   countMembers(conversationId: string): Promise<number>;
   /** Current members ordered by userId; cursor is opaque (malformed: InvalidArgumentStoreError). */
@@ -128,7 +154,7 @@ export interface Store {
    * `joinedSeq` = the conversation's lastSeq at that moment and watermarks = joinedSeq.
    * Returns the ids actually added (input order, without duplicates).
    */
-  addMembers(conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]>;
+  addMembers(conversationId: string, members: { userId: string; role: Role }[], opts?: AddOptions): Promise<string[]>;
   /** Closes the user's open period at the current lastSeq. False when not a current member. */
   removeMember(conversationId: string, userId: string): Promise<boolean>;
   /** Sets the role on the open period. False when not a current member. */
@@ -174,6 +200,17 @@ export class StoreUnavailableError extends Error {
 /** The conversation the operation refers to does not exist. */
 export class NotFoundStoreError extends Error {
   override name = 'NotFoundStoreError';
+}
+
+/** A user to add already holds the most open memberships allowed: callers answer CONFLICT. */
+export class ConflictStoreError extends Error {
+  override name = 'ConflictStoreError';
+  constructor(
+    message: string,
+    readonly userIds: string[],
+  ) {
+    super(message);
+  }
 }
 
 /** A cursor or other argument the adapter cannot use: callers answer INVALID_ARGUMENT. */

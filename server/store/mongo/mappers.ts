@@ -84,8 +84,8 @@ export function toMessage(d: MessageDoc): Message {
     m.attachment = { url, name, size, mime };
   }
   if (d.system) {
-    const { action, actorId, userIds, role } = d.system;
-    m.system = { action, actorId, ...(userIds ? { userIds: [...userIds] } : {}), ...(role ? { role } : {}) };
+    const { action, actorId, userIds, count, role } = d.system;
+    m.system = { action, actorId, ...(userIds ? { userIds: [...userIds] } : {}), ...(count !== undefined ? { count } : {}), ...(role ? { role } : {}) };
   }
   return m;
 }

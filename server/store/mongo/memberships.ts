@@ -4,9 +4,10 @@
 import { Types } from 'mongoose';
 import type { Member, Role } from '../../../protocol/index.js';
 import { membersCursor, uniqueMembers } from '../shared.js';
-import { NotFoundStoreError, type Page, type WatermarkUpdate } from '../store.js';
+import { NotFoundStoreError, type AddOptions, type Page, type Period, type PeriodRange, type WatermarkUpdate } from '../store.js';
+import { checkMemberCap } from './member-cap.js';
 import { duplicatePositions, isDuplicateKey } from './errors.js';
-import { assertUserIds, parseId, toMember } from './mappers.js';
+import { assertUserIds, parseId, toMember, toPeriod } from './mappers.js';
 import { op, type MembershipDoc, type Models } from './models.js';
 
 async function lastSeqOf(models: Models, conversationId: Types.ObjectId): Promise<number | null> {
@@ -28,7 +29,12 @@ export function newPeriod(conversationId: Types.ObjectId, userId: string, role: 
   };
 }
 
-export async function addMembers(models: Models, conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]> {
+export async function addMembers(
+  models: Models,
+  conversationId: string,
+  members: { userId: string; role: Role }[],
+  opts: AddOptions = {},
+): Promise<string[]> {
   const cid = parseId(conversationId);
   const lastSeq = cid && (await lastSeqOf(models, cid));
   if (!cid || lastSeq === null) throw new NotFoundStoreError(`conversation ${conversationId} not found`);
@@ -42,8 +48,10 @@ export async function addMembers(models: Models, conversationId: string, members
     { userId: 1, _id: 0 },
   ).lean<{ userId: string }[]>();
   const isCurrent = new Set(current.map((m) => m.userId));
+  const fresh = wanted.filter((m) => !isCurrent.has(m.userId));
+  await checkMemberCap(models, fresh.map((m) => m.userId), opts.maxOpenPerUser);
   const now = new Date();
-  const docs = wanted.filter((m) => !isCurrent.has(m.userId)).map((m) => newPeriod(cid, m.userId, m.role, lastSeq, now));
+  const docs = fresh.map((m) => newPeriod(cid, m.userId, m.role, lastSeq, now));
   if (docs.length === 0) return [];
 
   const added = new Set<string>();
@@ -75,6 +83,47 @@ async function insertPeriod(models: Models, doc: MembershipDoc): Promise<boolean
     if (!isDuplicateKey(err)) throw err;
     return (await models.Membership.exists({ _id: doc._id })) !== null;
   }
+}
+
+type PeriodDoc = Pick<MembershipDoc, 'joinedSeq' | 'leftSeq' | 'open'>;
+const PERIOD_FIELDS = { joinedSeq: 1, leftSeq: 1, open: 1, _id: 0 } as const;
+
+/**
+ * The user's periods, or with a range the `limit` nearest it (PeriodRange): ranges of the
+ * `periods` index, so a user with thousands of leave/rejoin cycles has only the periods around
+ * the page read. Ascending starts at the period holding `after`, found by one probe.
+ */
+export async function listPeriods(models: Models, conversationId: string, userId: string, range?: PeriodRange): Promise<Period[]> {
+  const cid = parseId(conversationId);
+  if (!cid) return [];
+  const find = (joinedSeq: object | undefined, order: 1 | -1) => {
+    const query = models.Membership.find({ conversationId: cid, userId, ...(joinedSeq && { joinedSeq: op(joinedSeq) }) }, PERIOD_FIELDS)
+      .sort({ joinedSeq: order, joinedAt: order });
+    return (range ? query.limit(range.limit) : query).lean<PeriodDoc[]>();
+  };
+  if (!range) return (await find(undefined, 1)).map(toPeriod);
+  if (range.after === undefined) {
+    // A period starting at before - 1 or later holds no seq below `before`.
+    return (await find(range.before === undefined ? undefined : { $lt: range.before - 1 }, -1)).map(toPeriod);
+  }
+  const after = range.after;
+  const [holding] = await models.Membership.find({ conversationId: cid, userId, joinedSeq: op({ $lte: after }) }, PERIOD_FIELDS)
+    .sort({ joinedSeq: -1, joinedAt: -1 })
+    .limit(1)
+    .lean<PeriodDoc[]>();
+  const docs = await models.Membership.find(
+    {
+      conversationId: cid,
+      userId,
+      ...(holding && { joinedSeq: op({ $gte: holding.joinedSeq }) }),
+      $or: [{ open: true }, { leftSeq: op({ $gt: after }) }],
+    },
+    PERIOD_FIELDS,
+  )
+    .sort({ joinedSeq: 1, joinedAt: 1 })
+    .limit(range.limit)
+    .lean<PeriodDoc[]>();
+  return docs.map(toPeriod);
 }
 
 export async function removeMember(models: Models, conversationId: string, userId: string): Promise<boolean> {

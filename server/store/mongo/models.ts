@@ -124,7 +124,7 @@ const attachmentSchema = new Schema<Attachment>(
   { _id: false, versionKey: false, strict: 'throw' },
 );
 const systemSchema = new Schema<SystemEvent>(
-  { action: String, actorId: String, userIds: { type: [String], default: undefined }, role: String },
+  { action: String, actorId: String, userIds: { type: [String], default: undefined }, count: Number, role: String },
   { _id: false, versionKey: false, strict: 'throw' },
 );
 

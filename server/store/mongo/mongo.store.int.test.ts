@@ -11,6 +11,8 @@ import { freshMongoUrl, mongoIsReal } from '../../test/support/env.js';
 import { storeContract } from '../store.contract.js';
 import { InvalidArgumentStoreError, StoreUnavailableError, type NewMessage } from '../store.js';
 import { MongoStore } from './mongo.store.js';
+import { listConversations } from './inbox.js';
+import type { Models } from './models.js';
 
 /** Drops the test database; jongodb has no dropDatabase, so it empties the collections instead. */
 async function dropDatabase(url: string): Promise<void> {
@@ -350,6 +352,17 @@ describe('MongoStore specifics', () => {
     expect(seen).toHaveLength(12);
     expect(new Set(seen).size).toBe(12);
     expect(seen.slice(0, 4)).toEqual(convs.slice(0, 4).map((c) => c.id).reverse());
+    // The same pages when the user's conversation ids are read 5 at a time (#14: never all at once).
+    const models = (store as unknown as { m: Models }).m;
+    const chunked: string[] = [];
+    cursor = undefined;
+    for (let guard = 0; guard < 10; guard++) {
+      const page = await listConversations(models, u, { limit: 5, ...(cursor && { cursor }) }, 5);
+      chunked.push(...page.items.map((s) => s.conversation.id));
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
+    expect(chunked).toEqual(seen);
   });
 });
 

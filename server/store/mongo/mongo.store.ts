@@ -9,6 +9,7 @@ import { Types } from 'mongoose';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
 import { checkNewConversation } from '../shared.js';
 import {
+  type AddOptions,
   type AppendResult,
   type ConversationSummary,
   type MessagePageQuery,
@@ -16,6 +17,7 @@ import {
   type NewMessage,
   type Page,
   type Period,
+  type PeriodRange,
   type Store,
   type WatermarkUpdate,
 } from '../store.js';
@@ -24,7 +26,8 @@ import { MongoConnection, type MongoConnectionOptions } from './connection.js';
 import { isDuplicateKey } from './errors.js';
 import { listConversations } from './inbox.js';
 import { createMissingIndexes, indexDrift, migrateIndexes, type IndexDrift } from './indexes.js';
-import { parseId, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
+import { parseId, toConversation, toMembership, toMessage } from './mappers.js';
+import { checkMemberCap } from './member-cap.js';
 import { pageMessages } from './history.js';
 import * as memberships from './memberships.js';
 import { createModels, GAP_KIND, op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
@@ -97,6 +100,7 @@ export class MongoStore implements Store {
         const existing = await this.m.Conversation.findOne({ directKey }).lean<ConversationDoc>();
         if (existing) return { conversation: toConversation(existing), created: false };
       }
+      await checkMemberCap(this.m, members.map((m) => m.userId), input.maxOpenPerUser);
       const now = new Date();
       const doc: ConversationDoc = {
         // Random, not time-ordered: a ranged shard key on conversationId then spreads new
@@ -142,15 +146,8 @@ export class MongoStore implements Store {
     });
   }
 
-  listPeriods(conversationId: string, userId: string): Promise<Period[]> {
-    return this.db.run(async () => {
-      const id = parseId(conversationId);
-      if (!id) return [];
-      const docs = await this.m.Membership.find({ conversationId: id, userId }, { joinedSeq: 1, leftSeq: 1, open: 1, _id: 0 })
-        .sort({ joinedSeq: 1, joinedAt: 1 })
-        .lean<Pick<MembershipDoc, 'joinedSeq' | 'leftSeq' | 'open'>[]>();
-      return docs.map(toPeriod);
-    });
+  listPeriods(conversationId: string, userId: string, range?: PeriodRange): Promise<Period[]> {
+    return this.db.run(() => memberships.listPeriods(this.m, conversationId, userId, range));
   }
 
   countMembers(conversationId: string): Promise<number> {
@@ -175,8 +172,8 @@ export class MongoStore implements Store {
     return this.db.run(() => listConversations(this.m, userId, opts));
   }
 
-  addMembers(conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]> {
-    return this.db.run(() => memberships.addMembers(this.m, conversationId, members));
+  addMembers(conversationId: string, members: { userId: string; role: Role }[], opts?: AddOptions): Promise<string[]> {
+    return this.db.run(() => memberships.addMembers(this.m, conversationId, members, opts));
   }
 
   removeMember(conversationId: string, userId: string): Promise<boolean> {

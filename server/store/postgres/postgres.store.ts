@@ -7,6 +7,7 @@ import type { Conversation, Member, Membership, Message, Role } from '../../../p
 import { checkNewConversation, encodeCursor, membersCursor, parseCursor, uniqueMembers } from '../shared.js';
 import {
   NotFoundStoreError,
+  type AddOptions,
   type AppendResult,
   type ConversationSummary,
   type MessagePageQuery,
@@ -14,10 +15,12 @@ import {
   type NewMessage,
   type Page,
   type Period,
+  type PeriodRange,
   type Store,
   type WatermarkUpdate,
 } from '../store.js';
-import { createPool, isUniqueViolation, query, toStoreError, transaction, withClient, type PoolOptions } from './db.js';
+import { createPool, isUniqueViolation, prepared, query, toStoreError, transaction, withClient, type PoolOptions } from './db.js';
+import { underMemberCap } from './member-cap.js';
 import { ensureDatabase, migrate } from './migrate.js';
 import {
   lastMessageOf,
@@ -80,16 +83,14 @@ export class PostgresStore implements Store {
   createConversation(input: NewConversation): Promise<{ conversation: Conversation; created: boolean }> {
     return this.guard(async () => {
       const { members, directKey = null } = checkNewConversation(input);
-      const { rows } = await this.q<ConversationRow>(SQL.CREATE_CONVERSATION, [
-        randomUUID().replaceAll('-', ''),
-        input.type,
-        input.title ?? null,
-        input.createdBy,
-        input.public,
-        directKey,
-        members.map((m) => m.userId),
-        members.map((m) => m.role),
-      ]);
+      const id = randomUUID().replaceAll('-', '');
+      const values = [id, input.type, input.title ?? null, input.createdBy, input.public, directKey, members.map((m) => m.userId), members.map((m) => m.role)];
+      const { rows } =
+        input.maxOpenPerUser === undefined
+          ? await this.q<ConversationRow>(SQL.CREATE_CONVERSATION, values)
+          : await underMemberCap(this.pool, members.map((m) => m.userId), id, input.maxOpenPerUser, (c) =>
+              c.query<ConversationRow>(prepared(SQL.CREATE_CONVERSATION, values)),
+            );
       if (rows[0]) return { conversation: toConversation(rows[0]), created: true };
       const existing = await this.q<ConversationRow>(SQL.GET_CONVERSATION_BY_DIRECT_KEY, [directKey]);
       if (!existing.rows[0]) throw new Error('direct conversation conflicted but cannot be read');
@@ -111,9 +112,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  listPeriods(conversationId: string, userId: string): Promise<Period[]> {
+  listPeriods(conversationId: string, userId: string, range?: PeriodRange): Promise<Period[]> {
     return this.guard(async () => {
-      const { rows } = await this.q<{ joined_seq: number; left_seq: number | null }>(SQL.LIST_PERIODS, [conversationId, userId]);
+      const [text, values] = !range
+        ? [SQL.LIST_PERIODS, [conversationId, userId]]
+        : range.after !== undefined
+          ? [SQL.LIST_PERIODS_AFTER, [conversationId, userId, range.after, range.limit]]
+          : [SQL.LIST_PERIODS_BEFORE, [conversationId, userId, range.before ?? SQL.MAX_SEQ, range.limit]];
+      const { rows } = await this.q<{ joined_seq: number; left_seq: number | null }>(text, values);
       return rows.map((r) => ({ afterSeq: r.joined_seq, untilSeq: r.left_seq }));
     });
   }
@@ -160,15 +166,17 @@ export class PostgresStore implements Store {
     });
   }
 
-  addMembers(conversationId: string, members: { userId: string; role: Role }[]): Promise<string[]> {
+  addMembers(conversationId: string, members: { userId: string; role: Role }[], opts: AddOptions = {}): Promise<string[]> {
     return this.guard(async () => {
       const unique = uniqueMembers(members);
       if (unique.length === 0) return [];
-      const { rows } = await this.q<{ user_id: string }>(SQL.ADD_MEMBERS, [
-        conversationId,
-        unique.map((m) => m.userId),
-        unique.map((m) => m.role),
-      ]);
+      const values = [conversationId, unique.map((m) => m.userId), unique.map((m) => m.role)];
+      const { rows } =
+        opts.maxOpenPerUser === undefined
+          ? await this.q<{ user_id: string }>(SQL.ADD_MEMBERS, values)
+          : await underMemberCap(this.pool, unique.map((m) => m.userId), conversationId, opts.maxOpenPerUser, (c) =>
+              c.query<{ user_id: string }>(prepared(SQL.ADD_MEMBERS, values)),
+            );
       if (rows.length === 0 && (await this.q(SQL.CONVERSATION_EXISTS, [conversationId])).rowCount === 0) {
         throw new NotFoundStoreError(`conversation ${conversationId} not found`);
       }

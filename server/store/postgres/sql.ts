@@ -35,6 +35,23 @@ SELECT joined_seq, left_seq FROM memberships
 WHERE conversation_id = $1 AND user_id = $2
 ORDER BY joined_seq, id`;
 
+// A reader's periods nearest its page, for history over many leave/rejoin cycles (PeriodRange).
+// Oldest first from the period holding $3 (found by one index probe, so earlier periods are not
+// read), or newest first of those that can hold a seq below $3; $4 limit. Both are ranges of memberships_periods_idx.
+export const LIST_PERIODS_AFTER = `
+SELECT joined_seq, left_seq FROM memberships
+WHERE conversation_id = $1 AND user_id = $2
+  AND joined_seq >= COALESCE((SELECT max(joined_seq) FROM memberships
+                              WHERE conversation_id = $1 AND user_id = $2 AND joined_seq <= $3), 0)
+  AND (left_seq IS NULL OR left_seq > $3)
+ORDER BY joined_seq, id
+LIMIT $4`;
+export const LIST_PERIODS_BEFORE = `
+SELECT joined_seq, left_seq FROM memberships
+WHERE conversation_id = $1 AND user_id = $2 AND joined_seq < $3::bigint - 1
+ORDER BY joined_seq DESC, id DESC
+LIMIT $4`;
+
 export const COUNT_MEMBERS = `SELECT count(*) AS n FROM memberships WHERE conversation_id = $1 AND left_seq IS NULL`;
 
 // $1 conversation, $2 last user id of the previous page ('' for the first: user ids are never
