@@ -218,7 +218,7 @@ function createGateway(deps: {
     budget: config.limits.socketBudget,
     trustProxy: config.http.trustProxy,
     limiter,
-    conversationIdsOf: messaging.conversations.conversationIdsOf,
+    conversationIdsOf: messaging.roomIds.of,
     logger: deps.logger,
     metrics: deps.metrics,
     handlers,
