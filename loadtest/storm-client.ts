@@ -45,7 +45,14 @@ export class StormClient {
         setTimeout(() => this.socket.connect(), delay).unref();
       }
     });
-    this.socket.on('connect_error', (err: Error & { data?: { code?: string } }) => o.onHandshakeError(err.data?.code ?? 'TRANSPORT'));
+    this.socket.on('connect_error', (err: Error & { data?: { code?: string; retryAfterMs?: number } }) => {
+      o.onHandshakeError(err.data?.code ?? 'TRANSPORT');
+      // A refused handshake is not retried by socket.io-client: wait retryAfterMs plus jitter.
+      if (err.data?.code === 'RATE_LIMITED' || err.data?.code === 'UNAVAILABLE' || err.data?.code === 'INTERNAL') {
+        const delay = (err.data.retryAfterMs ?? DOCUMENTED_BACKOFF.reconnectionDelay) * (1 + Math.random() * DOCUMENTED_BACKOFF.randomizationFactor);
+        setTimeout(() => this.socket.connect(), delay).unref();
+      }
+    });
     this.socket.on('connect', () => {
       if (this.connects++ > 0 && this.droppedAt !== undefined) {
         this.backAt ??= performance.now();

@@ -71,7 +71,9 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       );
     }
     const storm = clients.slice(1);
-    await Promise.all(clients.map((c) => c.connected()));
+    const connecting = setInterval(() => log(`storm: ${clients.filter((c) => c.socket.connected).length}/${clients.length} connected, handshake errors ${JSON.stringify(handshakeErrors)}`), 2_000);
+    await Promise.all(clients.map((c) => c.connected())).finally(() => clearInterval(connecting));
+    for (const k of Object.keys(handshakeErrors)) delete handshakeErrors[k]; // only the storm's count
     log(`storm: ${storm.length} sockets on ${urlA}, sender on ${urlB}`);
 
     // Conversations of GROUP_SIZE storm users each, created by the sender (members join their rooms at once).

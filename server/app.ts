@@ -192,6 +192,7 @@ function createGateway(deps: {
     adapterKey: deps.adapterKey,
     adapter: config.redis.adapter,
     corsOrigins: config.http.corsOrigins,
+    perMessageDeflate: config.http.perMessageDeflate,
   });
   const realtime = createRealtime(io, {
     // A node that did not confirm a membership change serves its cached answer until the TTL.

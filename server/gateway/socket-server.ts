@@ -29,6 +29,8 @@ export interface SocketServerOptions {
   /** classic: one pattern subscription, every node hears every broadcast; sharded: SPUBLISH per room channel (Redis >= 7). */
   adapter?: 'classic' | 'sharded';
   corsOrigins: readonly string[];
+  /** WS_PER_MESSAGE_DEFLATE: compress frames (a zlib context per socket); off by default. */
+  perMessageDeflate?: boolean;
 }
 
 export interface SocketServingOptions {
@@ -66,6 +68,8 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
     pingInterval: 25_000,
     pingTimeout: 20_000,
     connectTimeout: 10_000,
+    // Explicit, as the memory per idle socket depends on it (engine.io's default is off too).
+    perMessageDeflate: opts.perMessageDeflate === true,
     cors: opts.corsOrigins.length ? { origin: [...opts.corsOrigins], credentials: true } : { origin: true },
     // The cors option alone does not stop non-browser clients that send a foreign Origin.
     allowRequest: (req, callback) => callback(null, originAllowed(req.headers.origin, opts.corsOrigins)),
