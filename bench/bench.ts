@@ -95,20 +95,29 @@ async function main(): Promise<number> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
   if (scenario === 'idle') {
-    const result = await runIdle({
-      benchId,
-      jwtSecret,
-      users: raw.users === undefined ? 19_500 : checked.users,
-      generators: own.generators,
-      duration: checked.duration,
-      built: own.built,
-      outDir,
-      clusters,
-      signal: abort.signal,
-      log,
-    });
-    writeFileSync(join(outDir, 'bench.json'), `${JSON.stringify({ machine, ...result }, null, 2)}\n`);
-    process.stdout.write(`${result.markdown}\n`);
+    // One idle run per variant, one after the other: `--variants "before:ENTRY=...;after"`.
+    const results = [];
+    for (const variant of raw.variants === undefined ? [undefined] : variants) {
+      if (abort.signal.aborted) break;
+      results.push(
+        await runIdle({
+          benchId,
+          jwtSecret,
+          users: raw.users === undefined ? 19_500 : checked.users,
+          generators: own.generators,
+          duration: checked.duration,
+          built: own.built,
+          ...(variant ? { variant } : {}),
+          outDir,
+          clusters,
+          signal: abort.signal,
+          log,
+        }),
+      );
+    }
+    writeFileSync(join(outDir, 'bench.json'), `${JSON.stringify({ machine, results }, null, 2)}\n`);
+    const [first, ...rest] = results.map((r) => r.markdown.split('\n'));
+    process.stdout.write(`${[...(first ?? []), ...rest.flatMap((lines) => lines.slice(2))].join('\n')}\n`);
     return 0;
   }
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { scrapeOnce } from '../loadtest/scrape.js';
 import { sleep } from '../loadtest/util.js';
 import { startNodeProcess } from '../tools/spawn-node.js';
-import { startGatewayCluster, type GatewayCluster } from './gateways.js';
+import { processCpuSeconds, startGatewayCluster, type GatewayCluster } from './gateways.js';
+import type { Variant } from './variants.js';
 
 export interface IdleOptions {
   benchId: string;
@@ -15,6 +16,8 @@ export interface IdleOptions {
   /** Hold time of each generator once connected, s. */
   duration: number;
   built: boolean;
+  /** Server program and environment (default: the gateway as configured). */
+  variant?: Variant;
   outDir: string;
   clusters: Set<GatewayCluster>;
   signal: AbortSignal;
@@ -30,18 +33,30 @@ export interface IdleResult {
   kbPerSocket: number;
   lagExcessP99MsAtPeak: number;
   connectSeconds: number;
+  /** Server CPU from the first socket to the last, per connect: the handshake's cost. */
+  cpuMsPerConnect: number;
   generatorExitCodes: (number | null)[];
   markdown: string;
 }
 
 export async function runIdle(o: IdleOptions): Promise<IdleResult> {
-  const cluster = await startGatewayCluster({ name: `${o.benchId}_idle`, nodes: 1, jwtSecret: o.jwtSecret, built: o.built });
+  const v = o.variant;
+  const cluster = await startGatewayCluster({
+    name: `${o.benchId}_idle${v ? `_${v.name}` : ''}`,
+    nodes: 1,
+    jwtSecret: o.jwtSecret,
+    built: o.built,
+    ...(v ? { env: v.env, ...(v.entry ? { entry: v.entry } : {}) } : {}),
+  });
   o.clusters.add(cluster);
   try {
     const url = cluster.urls[0]!;
     await sleep(3_000); // let start-up garbage settle before the baseline
     const base = await scrapeOnce(url);
     const rssBaselineMb = base.rssMb ?? 0;
+    const pid = cluster.processes[0]!.proc.pid!;
+    const cpuBefore = await processCpuSeconds(pid);
+    let cpuConnected = 0;
     o.log(`idle: node ${url}, baseline RSS ${rssBaselineMb} MB; opening ${o.users} sockets from ${o.generators} processes`);
 
     const per = Math.ceil(o.users / o.generators);
@@ -83,7 +98,10 @@ export async function runIdle(o: IdleOptions): Promise<IdleResult> {
       if (!s) continue;
       const sockets = s.sockets ?? 0;
       if (sockets >= peak.sockets) peak = { sockets, rssMb: Math.max(peak.rssMb, s.rssMb ?? 0), lag: s.lagExcessP99Ms ?? 0 };
-      if (sockets >= o.users && !connectSeconds) connectSeconds = (performance.now() - started) / 1000;
+      if (sockets >= o.users && !connectSeconds) {
+        connectSeconds = (performance.now() - started) / 1000;
+        cpuConnected = await processCpuSeconds(pid);
+      }
       o.log(`idle: ${sockets} sockets, RSS ${s.rssMb} MB, lag p99 ${s.lagExcessP99Ms} ms`);
     }
     const codes = await allExited;
@@ -92,10 +110,12 @@ export async function runIdle(o: IdleOptions): Promise<IdleResult> {
     });
     const kbPerSocket = peak.sockets ? Math.round(((peak.rssMb - rssBaselineMb) * 1000) / peak.sockets) : 0;
     const at20k = Math.round(rssBaselineMb + (kbPerSocket * 20_000) / 1000);
+    // Includes the 1 s scrapes and idle ticks until the target was seen: an upper bound.
+    const cpuMsPerConnect = cpuConnected && peak.sockets ? Math.round(((cpuConnected - cpuBefore) * 1e6) / peak.sockets) / 1e3 : 0;
     const markdown = [
-      `| sockets on one node | RSS before | RSS with sockets | per socket | RSS extrapolated to 20,000 | lag p99 at peak |`,
-      `|---:|---:|---:|---:|---:|---:|`,
-      `| ${peak.sockets} / ${o.users} | ${rssBaselineMb} MB | ${peak.rssMb} MB | ${kbPerSocket} kB | ${at20k} MB | ${peak.lag} ms |`,
+      `| variant | sockets on one node | RSS before | RSS with sockets | per socket | RSS extrapolated to 20,000 | lag p99 at peak | server CPU per connect |`,
+      `|---|---:|---:|---:|---:|---:|---:|---:|`,
+      `| ${v?.name ?? 'gateway'} | ${peak.sockets} / ${o.users} | ${rssBaselineMb} MB | ${peak.rssMb} MB | ${kbPerSocket} kB | ${at20k} MB | ${peak.lag} ms | ${cpuMsPerConnect} ms |`,
     ].join('\n');
     return {
       scenario: 'idle',
@@ -106,6 +126,7 @@ export async function runIdle(o: IdleOptions): Promise<IdleResult> {
       kbPerSocket,
       lagExcessP99MsAtPeak: peak.lag,
       connectSeconds: Math.round(connectSeconds * 10) / 10,
+      cpuMsPerConnect,
       generatorExitCodes: codes,
       markdown,
     };

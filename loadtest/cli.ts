@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { flag, helpText, OptionsError, readFlags, validate } from './flags.js';
 import { LOAD_SHAPE, resolveOptions, type LoadOptionsInput } from './options.js';
 import { runLoad } from './run.js';
+import { runStorm } from './storm.js';
 import { formatSummary } from './summary.js';
 import { writeReport } from './write-report.js';
 
@@ -45,6 +46,25 @@ function main(): Promise<number> {
     process.stderr.write('\ninterrupted: finishing up (Ctrl-C again to quit now)\n');
     abort.abort();
   });
+
+  if (opts.scenario === 'storm') {
+    // The nodes are spawned with this process's environment (STORE, DATABASE_URL, REDIS_URL, ...).
+    const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+    return runStorm({
+      sockets: opts.users,
+      signal: opts.stormSignal,
+      env: { RATE_LIMIT_SCALE: '1000', ...env },
+      jwtSecret: opts.jwtSecret,
+      runId: opts.runId,
+      sendRate: opts.stormRate,
+      timeoutMs: Math.min(opts.hardDeadlineSeconds * 1000, 120_000),
+      built: process.env.LOADTEST_BUILT === '1',
+      ...(opts.progress ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
+    }).then((report) => {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return report.back === report.sockets && report.lost === 0 ? 0 : 1;
+    });
+  }
 
   return runLoad(opts, { signal: abort.signal }).then((report) => {
     const stamp = report.startedAt.replace(/[:.]/g, '-');

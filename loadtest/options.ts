@@ -81,13 +81,19 @@ export const LOAD_SHAPE = {
     env: 'JWT_SECRET',
     shownDefault: '$JWT_SECRET',
   }),
-  scenario: flag(z.enum(['steady', 'ramp', 'idle']).default('steady'), {
+  scenario: flag(z.enum(['steady', 'ramp', 'idle', 'storm']).default('steady'), {
     flag: 'scenario',
     alias: 'mode',
     arg: 's',
-    help: 'steady (--rate for --duration) | ramp (highest sustainable rate) | idle (hold sockets)',
+    help: 'steady (--rate for --duration) | ramp (highest sustainable rate) | idle (hold sockets) | storm (spawns 2 nodes, stops one)',
     group: 'Scenario',
   }),
+  stormSignal: flag(z.enum(['SIGTERM', 'SIGKILL']).default('SIGTERM'), {
+    flag: 'storm-signal',
+    arg: 'sig',
+    help: 'storm: how node A stops: SIGTERM (drains with server:draining) | SIGKILL',
+  }),
+  stormRate: flag(positive.default(20), { flag: 'storm-rate', arg: 'n', help: 'storm: sends/s into the storm users\' conversations while they reconnect' }),
   users: flag(int(2).default(200), { flag: 'users', arg: 'n', help: 'simulated users, one socket each', group: 'Population' }),
   connectRate: flag(positive.default(500), { flag: 'connect-rate', arg: 'n', help: 'sockets opened per second' }),
   /** Sockets whose handshake may be in flight at once. */

@@ -26,6 +26,7 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 
 export async function runLoad(input: LoadOptionsInput, hooks: RunHooks = {}): Promise<LoadReport> {
   const opts = resolveOptions(input);
+  if (opts.scenario === 'storm') throw new Error('the storm scenario runs through runStorm (loadtest/storm.ts)');
   const startedAt = new Date();
   const stats = new Stats();
   const tracker = new Tracker(opts.runId, stats);

@@ -6,7 +6,8 @@
 //   Socket.IO, Express or BullMQ types, gateway/ and rest/ never import each other, and only the
 //   store adapters (store/mongo/, store/postgres/) import a database driver;
 // - loadtest/ (the load generator, a black-box client) imports protocol/, the client library's
-//   entry point (client/src/index.ts) and itself, and no database driver;
+//   entry point (client/src/index.ts), tools/ (the storm scenario spawns and stops its own two
+//   nodes, as processes) and itself, and no database driver;
 // - bench/ (benchmarks, the seed tool, the hand-rolled peer) imports protocol/, loadtest/,
 //   tools/ and itself, and from server/ only its public entry points: the store factory
 //   (server/store/index.ts) and the store port (server/store/store.ts). Servers under test are
@@ -31,7 +32,7 @@ const DRIVER = /^(mongoose|mongodb|pg)$/;
 const LOCAL = {
   protocol: [],
   server: ['protocol/'],
-  loadtest: ['protocol/', 'client/src/index.ts'],
+  loadtest: ['protocol/', 'client/src/index.ts', 'tools/'],
   bench: ['protocol/', 'loadtest/', 'tools/', 'server/store/index.ts', 'server/store/store.ts'],
   tools: [],
   'web/src': ['protocol/', 'client/src/index.ts'],

@@ -192,6 +192,7 @@ function createGateway(deps: {
     adapterKey: deps.adapterKey,
     adapter: config.redis.adapter,
     corsOrigins: config.http.corsOrigins,
+    perMessageDeflate: config.http.perMessageDeflate,
   });
   const realtime = createRealtime(io, {
     // A node that did not confirm a membership change serves its cached answer until the TTL.
@@ -218,7 +219,7 @@ function createGateway(deps: {
     budget: config.limits.socketBudget,
     trustProxy: config.http.trustProxy,
     limiter,
-    conversationIdsOf: messaging.conversations.conversationIdsOf,
+    conversationIdsOf: messaging.roomIds.of,
     logger: deps.logger,
     metrics: deps.metrics,
     handlers,

@@ -76,6 +76,8 @@ const EnvSchema = z
     TRUST_PROXY: str(),
     /** Browser origins allowed to connect (sockets) and call REST (CORS); empty allows any. */
     CORS_ORIGINS: list(),
+    /** WebSocket permessage-deflate: off by default (zlib state per socket costs memory and CPU). */
+    WS_PER_MESSAGE_DEFLATE: bool(false),
     /** Attachment URL hosts allowed; empty allows any https: host. */
     ATTACHMENT_HOSTS: list(),
     WORKER_CONCURRENCY: int(32, 1, 1000),
@@ -177,7 +179,7 @@ export interface Config {
     | { kind: 'mongo'; url: string }
     | { kind: 'postgres'; url: string; poolSize: number };
   auth: { keys: JwtKey[]; issuer?: string; audience?: string };
-  http: { corsOrigins: string[]; trustProxy: TrustProxy };
+  http: { corsOrigins: string[]; trustProxy: TrustProxy; perMessageDeflate: boolean };
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[]; socketBudget: SocketBudget };
   delivery: { concurrency: number; attempts: number; backoffMs: number };
   messaging: { appendBatchMax: number; appendBatchLingerMs: number };
@@ -262,7 +264,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         ? { kind: 'mongo', url: e.MONGO_URL }
         : { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     auth: { keys, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
-    http: { corsOrigins: e.CORS_ORIGINS, trustProxy: parseTrustProxy(e.TRUST_PROXY) },
+    http: { corsOrigins: e.CORS_ORIGINS, trustProxy: parseTrustProxy(e.TRUST_PROXY), perMessageDeflate: e.WS_PER_MESSAGE_DEFLATE },
     limits: {
       scale: e.RATE_LIMIT_SCALE,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,

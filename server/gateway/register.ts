@@ -37,48 +37,67 @@ export interface HandlerHooks {
 
 type AckFn = (res: unknown) => void;
 
-export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers, log: Logger, hooks: HandlerHooks = {}): void {
+/**
+ * Builds the listeners once per server and returns `attach(socket)`, which adds them to a
+ * socket. Socket.IO calls a listener with the socket as `this`, so the listeners are shared by
+ * every socket: a connect costs a dozen pointer stores, not a dozen closures. The per-socket
+ * state is the event budget (in a WeakMap) and a logger made only when there is something to
+ * log (`loggerOf`).
+ */
+export function createDispatcher(handlers: EventHandlers, loggerOf: (socket: GatewaySocket) => Logger, hooks: HandlerHooks = {}) {
   const known = new Set<string>(CLIENT_EVENT_NAMES);
-  const admit = createAdmission(hooks.budget ?? DEFAULT_SOCKET_BUDGET, () => {
-    log.warn('over its event budget too long: disconnected');
-    socket.disconnect(true);
+  const budget = hooks.budget ?? DEFAULT_SOCKET_BUDGET;
+  const admissions = new WeakMap<GatewaySocket, Admission>();
+
+  const listeners = CLIENT_EVENT_NAMES.map((event) => {
+    const listener = function (this: GatewaySocket, ...args: unknown[]) {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+      if (refused(this, event, ack)) return;
+      const work = run(this, event, args, ack);
+      void (hooks.track ? hooks.track(work) : work);
+    };
+    return [event, listener] as const;
   });
 
-  for (const event of CLIENT_EVENT_NAMES) {
-    socket.on(event, (...args: unknown[]) => {
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
-      if (refused(event, ack)) return;
-      const work = run(event, args, ack);
-      void (hooks.track ? hooks.track(work) : work);
-    });
-  }
-
   // Unknown events that expect an answer get one; others are ignored.
-  socket.onAny((event: unknown, ...args: unknown[]) => {
+  const onAny = function (this: GatewaySocket, event: unknown, ...args: unknown[]) {
     if (typeof event === 'string' && known.has(event)) return;
     const ack = args[args.length - 1];
-    if (refused('unknown', typeof ack === 'function' ? (ack as AckFn) : undefined)) return;
+    if (refused(this, 'unknown', typeof ack === 'function' ? (ack as AckFn) : undefined)) return;
     if (typeof ack === 'function') {
       (ack as AckFn)({ ok: false, error: toWireError(new AppError('INVALID_ARGUMENT', 'unknown event')) });
     }
     hooks.onResult?.('unknown', 'INVALID_ARGUMENT', 0);
-  });
+  };
+
+  function admissionOf(socket: GatewaySocket): Admission {
+    let admit = admissions.get(socket);
+    if (!admit) {
+      admit = createAdmission(budget, () => {
+        loggerOf(socket).warn('over its event budget too long: disconnected');
+        socket.disconnect(true);
+      });
+      admissions.set(socket, admit);
+    }
+    return admit;
+  }
 
   /** Takes the event's place in the socket's budget; answers RATE_LIMITED when there is none. */
-  function refused(event: string, ack: AckFn | undefined): boolean {
-    const refusal = admit();
+  function refused(socket: GatewaySocket, event: string, ack: AckFn | undefined): boolean {
+    const refusal = admissionOf(socket)();
     if (!refusal) return false;
     try {
       ack?.({ ok: false, error: toWireError(refusal) });
     } catch (err) {
-      log.error({ err, event }, 'ack failed');
+      loggerOf(socket).error({ err, event }, 'ack failed');
     }
     hooks.onResult?.(event, 'RATE_LIMITED', 0);
     return true;
   }
 
-  async function run(event: ClientEventName, args: unknown[], ack: AckFn | undefined): Promise<void> {
+  async function run(socket: GatewaySocket, event: ClientEventName, args: unknown[], ack: AckFn | undefined): Promise<void> {
     const started = process.hrtime.bigint();
+    const admit = admissionOf(socket);
     let code = 'OK';
     let answer: unknown;
     admit.started();
@@ -88,13 +107,13 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
       const parsed = CLIENT_EVENTS[event].payload.safeParse(args[0]);
       if (!parsed.success) throw invalidArgument(parsed.error);
       const handler = handlers[event] as EventHandler<ClientEventName>;
-      const data = await handler({ socket, userId: socket.data.userId, log }, parsed.data as never);
+      const data = await handler(contextOf(socket), parsed.data as never);
       answer = { ok: true, ...data };
     } catch (err) {
       const appError = toAppError(err);
       code = appError.code;
-      if (appError.code === 'INTERNAL') log.error({ err: appError.cause ?? appError, event }, 'handler failed');
-      else if (appError.code === 'UNAVAILABLE') log.warn({ err: (appError.cause as Error | undefined)?.message, event }, 'dependency unavailable');
+      if (appError.code === 'INTERNAL') loggerOf(socket).error({ err: appError.cause ?? appError, event }, 'handler failed');
+      else if (appError.code === 'UNAVAILABLE') loggerOf(socket).warn({ err: (appError.cause as Error | undefined)?.message, event }, 'dependency unavailable');
       answer = { ok: false, error: toWireError(appError) };
     } finally {
       // Synchronous up to here for a malformed payload, so a burst of them never piles up.
@@ -103,11 +122,28 @@ export function registerHandlers(socket: GatewaySocket, handlers: EventHandlers,
     try {
       ack?.(answer);
     } catch (err) {
-      log.error({ err, event }, 'ack failed');
+      loggerOf(socket).error({ err, event }, 'ack failed');
     }
     hooks.onResult?.(event, code, Number(process.hrtime.bigint() - started) / 1e9);
   }
+
+  function contextOf(socket: GatewaySocket): HandlerContext {
+    return {
+      socket,
+      userId: socket.data.userId,
+      get log() {
+        return loggerOf(socket);
+      },
+    };
+  }
+
+  return function attach(socket: GatewaySocket): void {
+    for (const [event, listener] of listeners) socket.on(event, listener as never);
+    socket.onAny(onAny);
+  };
 }
+
+type Admission = ReturnType<typeof createAdmission>;
 
 /**
  * One socket's admission: a token bucket over all events and a bound on handlers in flight.

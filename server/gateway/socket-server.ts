@@ -15,7 +15,8 @@ import { AppError, toAppError, toWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Limiter } from '../messaging/ports.js';
 import type { Metrics } from '../metrics.js';
-import { registerHandlers, type EventHandlers, type HandlerHooks } from './register.js';
+import { createDispatcher, type EventHandlers, type HandlerHooks } from './register.js';
+import type { GatewaySocket } from './types.js';
 import { conversationRoom, userRoom } from './rooms.js';
 import type { GatewayServer } from './types.js';
 
@@ -28,14 +29,16 @@ export interface SocketServerOptions {
   /** classic: one pattern subscription, every node hears every broadcast; sharded: SPUBLISH per room channel (Redis >= 7). */
   adapter?: 'classic' | 'sharded';
   corsOrigins: readonly string[];
+  /** WS_PER_MESSAGE_DEFLATE: compress frames (a zlib context per socket); off by default. */
+  perMessageDeflate?: boolean;
 }
 
 export interface SocketServingOptions {
   verifyToken: TokenVerifier;
   maxConnectionsPerUser: number;
   limiter: Limiter;
-  /** The user's conversation ids: the rooms a socket joins before `connect` is announced. */
-  conversationIdsOf: (userId: string) => Promise<string[]>;
+  /** The user's `limit` most recently active conversation ids: the rooms a socket joins before `connect` is announced. */
+  conversationIdsOf: (userId: string, limit: number) => Promise<readonly string[]>;
   logger: Logger;
   metrics: Metrics;
   handlers: EventHandlers;
@@ -46,7 +49,7 @@ export interface SocketServingOptions {
   budget?: SocketBudget;
 }
 
-/** Conversation rooms joined at connect; a user in more sees the most recent via sync/REST. */
+/** Conversation rooms joined at connect, the most recently active; a user in more sees the rest via sync/REST. */
 export const MAX_ROOMS_PER_SOCKET = 10_000;
 
 /** Max delay for timers: setTimeout overflows past 2^31-1 ms. */
@@ -65,6 +68,8 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
     pingInterval: 25_000,
     pingTimeout: 20_000,
     connectTimeout: 10_000,
+    // Explicit, as the memory per idle socket depends on it (engine.io's default is off too).
+    perMessageDeflate: opts.perMessageDeflate === true,
     cors: opts.corsOrigins.length ? { origin: [...opts.corsOrigins], credentials: true } : { origin: true },
     // The cors option alone does not stop non-browser clients that send a foreign Origin.
     allowRequest: (req, callback) => callback(null, originAllowed(req.headers.origin, opts.corsOrigins)),
@@ -108,9 +113,12 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
       socket.data.expiresAt = identity.expiresAt;
       socket.data.connId = randomUUID();
       // Rooms are looked up before the connection is announced, so a client that has seen
-      // `connect` is already subscribed to all its conversations.
-      const conversationIds = await opts.conversationIdsOf(identity.userId);
-      socket.join([userRoom(identity.userId), ...conversationIds.slice(0, MAX_ROOMS_PER_SOCKET).map(conversationRoom)]);
+      // `connect` is already subscribed to all its conversations (the most recent, over the cap).
+      const conversationIds = await opts.conversationIdsOf(identity.userId, MAX_ROOMS_PER_SOCKET);
+      const rooms = new Array<string>(conversationIds.length + 1);
+      rooms[0] = userRoom(identity.userId);
+      for (let i = 0; i < conversationIds.length; i++) rooms[i + 1] = conversationRoom(conversationIds[i]!);
+      socket.join(rooms);
       next();
     } catch (err) {
       const e = toAppError(err);
@@ -122,34 +130,47 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     }
   });
 
+  // Per-socket state is kept to what a socket needs while idle: the listeners are shared (this
+  // is the socket), a logger is made only when a socket has something to log, and the expiry
+  // timer calls one shared function.
+  const loggers = new WeakMap<GatewaySocket, Logger>();
+  const loggerOf = (socket: GatewaySocket): Logger => {
+    let l = loggers.get(socket);
+    if (!l) loggers.set(socket, (l = log.child({ connId: socket.data.connId, userId: socket.data.userId, socketId: socket.id })));
+    return l;
+  };
+  const attach = createDispatcher(opts.handlers, loggerOf, { ...opts.hooks, ...(opts.budget ? { budget: opts.budget } : {}) });
+  const expiries = new WeakMap<GatewaySocket, NodeJS.Timeout>();
+  const debug = log.isLevelEnabled('debug');
+
+  function onDisconnect(this: GatewaySocket, reason: string): void {
+    const { userId } = this.data;
+    clearTimeout(expiries.get(this));
+    const left = (perUser.get(userId) ?? 1) - 1;
+    if (left > 0) perUser.set(userId, left);
+    else perUser.delete(userId);
+    opts.metrics.socketsConnected.dec();
+    opts.metrics.disconnects.inc({ reason });
+    if (debug) loggerOf(this).debug({ reason }, 'disconnected');
+  }
+
   io.on('connection', (socket) => {
-    const { userId, connId, expiresAt } = socket.data;
-    const socketLog = log.child({ connId, userId, socketId: socket.id });
+    const { userId, expiresAt } = socket.data;
     perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
     opts.metrics.connects.inc();
     opts.metrics.socketsConnected.inc();
-    socketLog.debug('connected');
+    if (debug) loggerOf(socket).debug('connected');
 
     // A token that expires while connected ends the socket at `exp`.
-    const expiry = setTimeout(
-      () => {
-        socket.emit('session:expired', {});
-        socket.disconnect(true);
-      },
-      Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())),
-    );
+    const expiry = setTimeout(expire, Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())), socket);
     expiry.unref();
-
-    socket.on('disconnect', (reason) => {
-      clearTimeout(expiry);
-      const left = (perUser.get(userId) ?? 1) - 1;
-      if (left > 0) perUser.set(userId, left);
-      else perUser.delete(userId);
-      opts.metrics.socketsConnected.dec();
-      opts.metrics.disconnects.inc({ reason });
-      socketLog.debug({ reason }, 'disconnected');
-    });
-
-    registerHandlers(socket, opts.handlers, socketLog, { ...opts.hooks, ...(opts.budget ? { budget: opts.budget } : {}) });
+    expiries.set(socket, expiry);
+    socket.on('disconnect', onDisconnect);
+    attach(socket);
   });
+}
+
+function expire(socket: GatewaySocket): void {
+  socket.emit('session:expired', {});
+  socket.disconnect(true);
 }

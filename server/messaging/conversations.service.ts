@@ -264,12 +264,7 @@ export function createConversationService(deps: ConversationDeps) {
     return { members: result.items.map((m) => toVisibleMember(m, userId)), ...(result.nextCursor ? { nextCursor: result.nextCursor } : {}) };
   }
 
-  /** Ids of the user's conversations: the rooms a socket joins before `connect` is announced. */
-  function conversationIdsOf(userId: string): Promise<string[]> {
-    return store.listConversationIds(userId);
-  }
-
-  return { create, join, leave, addMembers, removeMember, setRole, requireMember, list, listMembers, conversationIdsOf };
+  return { create, join, leave, addMembers, removeMember, setRole, requireMember, list, listMembers };
 }
 
 export type ConversationService = ReturnType<typeof createConversationService>;

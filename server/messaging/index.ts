@@ -2,6 +2,7 @@ import type { Store } from '../store/store.js';
 import { createAccessCache } from './access-cache.js';
 import { createConversationService } from './conversations.service.js';
 import { createMessageService } from './messages.service.js';
+import { createRoomIdsCache } from './room-ids.js';
 import { createSendPipeline } from './send-pipeline.js';
 import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
 import { createWatermarkBatcher } from './watermarks.js';
@@ -24,9 +25,13 @@ export function createMessaging(deps: MessagingDeps) {
   const conversations = createConversationService(deps);
   const sends = createSendPipeline({ ...deps, maxBatch: deps.appendBatchMax ?? 1, lingerMs: deps.appendBatchLingerMs ?? 0 });
   const access = createAccessCache(deps.store);
-  deps.realtime.onMembershipChanged((conversationId) => access.forget(conversationId));
+  const roomIds = createRoomIdsCache(deps.store);
+  deps.realtime.onMembershipChanged((conversationId) => {
+    access.forget(conversationId);
+    roomIds.forgetAll();
+  });
   const messages = createMessageService({ ...deps, conversations, watermarks, sends, access });
-  return { conversations, messages, watermarks, sends, access };
+  return { conversations, messages, watermarks, sends, access, roomIds };
 }
 
 export type Messaging = ReturnType<typeof createMessaging>;

@@ -501,6 +501,26 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         }
       });
 
+      it('listConversationIds gives current conversations most recently active first, up to a limit', async () => {
+        const [u, p] = users('u', 'p');
+        const quiet = await group(p!, [u!]);
+        const busy = await group(p!, [u!]);
+        const left = await group(p!, [u!]);
+        const fresh = await group(p!, [u!]);
+        await post(quiet.id, p!, 1);
+        await post(left.id, p!, 1);
+        await store.removeMember(left.id, u!);
+        await post(busy.id, p!, 1);
+        // fresh has no message: its creation is its activity, before either post.
+        const ids = await store.listConversationIds(u!);
+        const { items } = await store.listConversations(u!, { limit: 10 });
+        expect(ids).toEqual(items.map((s) => s.conversation.id));
+        expect(ids).toEqual([busy.id, quiet.id, fresh.id]);
+        expect(await store.listConversationIds(u!, 2)).toEqual([busy.id, quiet.id]);
+        const ofP = (await store.listConversations(p!, { limit: 10 })).items.map((s) => s.conversation.id);
+        expect(await store.listConversationIds(p!, 1)).toEqual(ofP.slice(0, 1));
+      });
+
       it('counts and shows only what the member may see', async () => {
         const [u, p] = users('u', 'p');
         const late = await group(p!);

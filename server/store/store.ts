@@ -140,8 +140,12 @@ export interface Store {
   countMembers(conversationId: string): Promise<number>;
   /** Current members ordered by userId; cursor is opaque (malformed: InvalidArgumentStoreError). */
   listMembers(conversationId: string, opts: { limit: number; cursor?: string }): Promise<Page<Member & { readReceipts: boolean }>>;
-  /** Ids of every conversation the user currently belongs to (for socket room subscription). */
-  listConversationIds(userId: string): Promise<string[]>;
+  /**
+   * Ids of the conversations the user currently belongs to, most recently active first (ties by
+   * id, descending), at most `limit` (all when unset), in one round trip: the rooms a socket
+   * joins at connect, so a user over the room cap keeps live messages for the live ones.
+   */
+  listConversationIds(userId: string, limit?: number): Promise<string[]>;
   /**
    * The user's current conversations, most recently active first (by time of the last message,
    * else creation), with unread count and last visible message. Cursor is opaque (malformed:

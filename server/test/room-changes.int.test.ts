@@ -47,3 +47,20 @@ describe('room changes reach every node before the ack', () => {
     }
   });
 });
+
+describe('rooms joined at connect (cached per user on each node)', () => {
+  it('a member added on node A while away is in the room when reconnecting to node B within the cache TTL', async () => {
+    const owner = await cluster.connect('rc3-owner', 0);
+    const { conversation: first } = await call(owner, 'conversation:create', { type: 'group', title: 'rooms 3a', memberIds: ['rc3-member'] });
+    // Node B caches the member's rooms at this connect ...
+    const before = await cluster.connect('rc3-member', 1);
+    expect(inRoomOn(1, first.id, before.id!)).toBe(true);
+    before.disconnect();
+    // ... and must forget them when a membership changes anywhere, or the reconnect misses this room.
+    const { conversation: second } = await call(owner, 'conversation:create', { type: 'group', title: 'rooms 3b' });
+    await call(owner, 'conversation:addMembers', { conversationId: second.id, userIds: ['rc3-member'] });
+    const after = await cluster.connect('rc3-member', 1);
+    expect(inRoomOn(1, second.id, after.id!)).toBe(true);
+    expect(inRoomOn(1, first.id, after.id!)).toBe(true);
+  });
+});

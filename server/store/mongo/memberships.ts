@@ -259,3 +259,20 @@ async function bulkAdvance(
   const after = await current();
   for (const x of predicted) moved[x.i] = valueOf(after, x) === x.seq ? x.seq : false;
 }
+
+/**
+ * The user's current conversation ids, most recently active first, in one round trip: the open
+ * periods (covered by `user_open`) joined to their conversations' lastActivityAt on `_id`.
+ */
+export async function listConversationIds(models: Models, userId: string, limit?: number): Promise<string[]> {
+  assertUserIds([userId]);
+  const docs = await models.Membership.aggregate<{ id: Types.ObjectId }>([
+    { $match: { userId, open: true } },
+    { $lookup: { from: models.Conversation.collection.collectionName, localField: 'conversationId', foreignField: '_id', as: 'c' } },
+    { $unwind: '$c' },
+    { $project: { _id: 0, id: '$conversationId', t: '$c.lastActivityAt' } },
+    { $sort: { t: -1, id: -1 } },
+    ...(limit === undefined ? [] : [{ $limit: limit }]),
+  ]);
+  return docs.map((d) => d.id.toHexString());
+}

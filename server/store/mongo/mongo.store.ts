@@ -161,11 +161,8 @@ export class MongoStore implements Store {
     return this.db.run(() => memberships.listMembers(this.m, conversationId, opts));
   }
 
-  listConversationIds(userId: string): Promise<string[]> {
-    return this.db.run(async () => {
-      const docs = await this.m.Membership.find({ userId, open: true }, { conversationId: 1, _id: 0 }).lean<{ conversationId: Types.ObjectId }[]>();
-      return docs.map((d) => d.conversationId.toHexString());
-    });
+  listConversationIds(userId: string, limit?: number): Promise<string[]> {
+    return this.db.run(() => memberships.listConversationIds(this.m, userId, limit));
   }
 
   listConversations(userId: string, opts: { limit: number; cursor?: string }): Promise<Page<ConversationSummary>> {

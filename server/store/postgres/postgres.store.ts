@@ -145,9 +145,9 @@ export class PostgresStore implements Store {
     });
   }
 
-  listConversationIds(userId: string): Promise<string[]> {
+  listConversationIds(userId: string, limit?: number): Promise<string[]> {
     return this.guard(async () => {
-      const { rows } = await this.q<{ conversation_id: string }>(SQL.LIST_CONVERSATION_IDS, [userId]);
+      const { rows } = await this.q<{ conversation_id: string }>(SQL.LIST_CONVERSATION_IDS, [userId, limit ?? null]);
       return rows.map((r) => r.conversation_id);
     });
   }

@@ -64,7 +64,14 @@ WHERE m.conversation_id = $1 AND m.left_seq IS NULL AND m.user_id > $2
 ORDER BY m.user_id
 LIMIT $3`;
 
-export const LIST_CONVERSATION_IDS = `SELECT conversation_id FROM memberships WHERE user_id = $1 AND left_seq IS NULL`;
+// $1 user, $2 limit (null: all). Most recently active first, so a socket that may join only so
+// many rooms joins the conversations that are live (one index range, then a top-N sort).
+export const LIST_CONVERSATION_IDS = `
+SELECT m.conversation_id FROM memberships m
+JOIN conversations c ON c.id = m.conversation_id
+WHERE m.user_id = $1 AND m.left_seq IS NULL
+ORDER BY c.last_activity_at DESC, c.id DESC
+LIMIT $2`;
 
 const LAST_MESSAGE_COLUMNS = MESSAGE_COLUMNS.split(', ')
   .map((c) => `lm.${c} AS lm_${c}`)
