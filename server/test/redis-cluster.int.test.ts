@@ -93,6 +93,13 @@ describe.skipIf(missing)('REDIS_MODE=cluster on a real Redis Cluster', () => {
       expect(stored).toHaveLength(n);
       expect(new Set(stored.map((m) => m.id)).size).toBe(n);
     }
+    // The operator surfaces read the same queues through the cluster client.
+    const admin = cluster.token('rc-admin', { roles: ['admin'] });
+    const board = await http<{ queues: { name: string; counts: Record<string, number> }[] }>(cluster.nodes[1]!.url, 'GET', '/admin/queues/api/queues', { token: admin });
+    expect(board.status).toBe(200);
+    expect(board.body.queues.map((q) => q.name).sort()).toEqual(['delivery', 'delivery-dlq', 'delivery-system']);
+    expect(board.body.queues.find((q) => q.name === 'delivery')!.counts.completed).toBeGreaterThan(0);
+    expect((await http(cluster.nodes[0]!.url, 'GET', '/v1/admin/dlq', { token: admin })).status).toBe(200);
   });
 
   it('holds a user to the send limit across both gateways (100 per window, within 10 %)', async () => {
