@@ -1,7 +1,7 @@
 // REDIS_MODE=cluster (#15, PROTOCOL.md §8) on a real six-node Redis Cluster started for this
 // file: two gateway-only nodes and a separate worker process, so every send crosses the cluster
-// twice (BullMQ on hash-tagged keys, then the sharded adapter's SPUBLISH from the worker). The
-// failover test runs last: it kills the master that holds the queues.
+// twice (BullMQ on hash-tagged keys, then the sharded adapter's SPUBLISH from the worker), plus a
+// ROLE=all node for the third role. The failover test runs last: it kills the queues' master.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster as RedisCluster } from 'ioredis';
@@ -26,6 +26,7 @@ beforeAll(async () => {
   rc = await startRedisCluster();
   cluster = await startCluster({ roles: ['gateway', 'gateway'], env: { REDIS_MODE: 'cluster', REDIS_URL: rc.seeds } });
   worker = await cluster.spawnNode({ ROLE: 'worker' });
+  await cluster.addNode({ ROLE: 'all' });
   redis = new RedisCluster(rc.seeds.split(',').map((u) => ({ host: '127.0.0.1', port: Number(new URL(u).port) })));
 }, 90_000);
 afterAll(async () => {
@@ -100,6 +101,21 @@ describe.skipIf(missing)('REDIS_MODE=cluster on a real Redis Cluster', () => {
     expect(board.body.queues.map((q) => q.name).sort()).toEqual(['delivery', 'delivery-dlq', 'delivery-system']);
     expect(board.body.queues.find((q) => q.name === 'delivery')!.counts.completed).toBeGreaterThan(0);
     expect((await http(cluster.nodes[0]!.url, 'GET', '/v1/admin/dlq', { token: admin })).status).toBe(200);
+  });
+
+  it('a ROLE=all node takes part: members on it and on a gateway see each other\'s messages', async () => {
+    const onAll = await cluster.connect('all-0', 2);
+    const onGateway = await cluster.connect('all-1', 0);
+    const { conversation } = await call(onAll, 'conversation:create', { type: 'group', title: 'all role', memberIds: ['all-1'] });
+    const [a, b] = [inbox(onAll), inbox(onGateway)];
+    const sent = await Promise.all([
+      ...Array.from({ length: 10 }, (_, k) => call(onAll, 'message:send', text(conversation.id, `a${k}`))),
+      ...Array.from({ length: 10 }, (_, k) => call(onGateway, 'message:send', text(conversation.id, `b${k}`))),
+    ]);
+    const ids = sent.map((r) => r.message.id);
+    await Promise.all([a.hasAll(ids, 20_000), b.hasAll(ids, 20_000)]);
+    expect([...b.byId().values()].filter((m) => m.kind === 'text')).toHaveLength(20);
+    expect([...a.byId().values()].filter((m) => m.kind === 'text')).toHaveLength(20);
   });
 
   it('holds a user to the send limit across both gateways (100 per window, within 10 %)', async () => {
