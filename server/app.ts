@@ -7,7 +7,7 @@ import { createTokenVerifier, type TokenVerifier } from './auth/jwt.js';
 import type { Config } from './config.js';
 import { createDeliveryQueue, type DeliveryQueues } from './delivery/queue.js';
 import { createDeliveryWorker } from './delivery/worker.js';
-import { createEmitterPublisher } from './gateway/emitter.js';
+import { createEmitterPublisher, createShardedEmitterPublisher } from './gateway/emitter.js';
 import { createConversationHandlers } from './gateway/conversation.handlers.js';
 import { createRealtime } from './gateway/realtime.js';
 import { createMessageHandlers } from './gateway/message.handlers.js';
@@ -23,6 +23,8 @@ import { createMessaging, type Limiter, type Messaging } from './messaging/index
 import { createMetrics, type Metrics } from './metrics.js';
 import { instrumentStore, instrumentWorker, observeEvents, registerQueueMetrics } from './ops/instrument.js';
 import { createRedisClients, type RedisClients } from './redis.js';
+import { checkCluster, registerClusterMetrics } from './redis-cluster.js';
+import { Cluster } from 'ioredis';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
 
@@ -53,14 +55,19 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const runsWorker = config.role !== 'gateway' && !config.relayMode;
   const prefix = config.redis.prefix;
   const adapterKey = `${prefix}:sio`;
+  // On a cluster each BullMQ queue runs multi-key scripts over all its keys: a hash tag keeps
+  // them in one slot. Adapter channels and rate-limit keys stay untagged, spread over slots.
+  const queuePrefix = config.redis.mode === 'cluster' ? `{${prefix}}` : prefix;
 
   // 1. Dependencies: Redis connections, the store, the queues.
   const redis = createRedisClients({ config, logger, metrics, withWorker: runsWorker });
   const store = instrumentStore(await createStore(config.store), metrics);
   const verifyToken = createTokenVerifier(config.auth);
   const limiter = createLimiter({ redis: redis.cmd, prefix, scale: config.limits.scale, onReject: (family) => metrics.rateLimited.inc({ family }) });
-  const delivery = createDeliveryQueue({ connection: redis.cmd, prefix, attempts: config.delivery.attempts, backoffMs: config.delivery.backoffMs });
+  const delivery = createDeliveryQueue({ connection: redis.cmd, prefix: queuePrefix, attempts: config.delivery.attempts, backoffMs: config.delivery.backoffMs });
   registerQueueMetrics(metrics, delivery.all);
+  if (redis.cmd instanceof Cluster) registerClusterMetrics(metrics, redis.cmd);
+  const cmd = redis.cmd;
   const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
 
   // 2. Transports: the HTTP server, then (gateway nodes) sockets and the domain, then routes.
@@ -75,7 +82,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     readiness: {
       isShuttingDown: lifecycle.isShuttingDown,
       checks: [
-        { name: 'redis', check: () => redis.cmd.ping() },
+        { name: 'redis', check: () => (cmd instanceof Cluster ? checkCluster(cmd) : cmd.ping()) },
         { name: 'store', check: () => store.ping() },
       ],
     },
@@ -98,20 +105,21 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   });
 
   // 3. Delivery workers: a gateway node emits through its own server, a worker-only node
-  // through the adapter's channel.
-  const publish: (message: Message) => void = gateway ? gateway.publish : createEmitterPublisher(redis.pub, adapterKey);
+  // through the adapter's channel (the room's own channel with the sharded adapter).
+  const emitter = config.redis.adapter === 'sharded' ? createShardedEmitterPublisher : createEmitterPublisher;
+  const publish: (message: Message) => void = gateway ? gateway.publish : emitter(redis.pub, adapterKey);
   const worker =
     runsWorker && redis.worker
       ? createDeliveryWorker({
           connection: redis.worker,
-          prefix,
+          prefix: queuePrefix,
           concurrency: config.delivery.concurrency,
           deadLetter: delivery.dlq,
           logger,
           publish,
           // A PING behind the PUBLISHes on the same (auto-pipelined) connection answers only
           // after Redis ran them: the job completes after its emits left, never before.
-          published: () => redis.pub.ping(),
+          published: () => redis.flushed(),
           onDelivered: (_m, acceptedAt) => {
             metrics.deliveries.inc();
             metrics.fanoutSeconds.observe((Date.now() - acceptedAt) / 1000);

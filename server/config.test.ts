@@ -36,6 +36,23 @@ describe('loadConfig', () => {
     expect((error as Error).message).not.toContain('\n');
   });
 
+  it('REDIS_MODE=cluster reads REDIS_URL as seed nodes and runs the sharded adapter', () => {
+    const c = loadConfig({ JWT_SECRET: 's', REDIS_MODE: 'cluster', REDIS_URL: 'redis://a:7000, redis://b:7001' });
+    expect(c.redis).toMatchObject({ mode: 'cluster', nodes: ['redis://a:7000', 'redis://b:7001'], adapter: 'sharded' });
+    expect(loadConfig({ JWT_SECRET: 's' }).redis).toMatchObject({ mode: 'single', adapter: 'classic' });
+    // Sharded pub/sub now has an emit path for worker-only nodes too.
+    expect(loadConfig({ JWT_SECRET: 's', SOCKET_ADAPTER: 'sharded', ROLE: 'worker' }).redis.adapter).toBe('sharded');
+  });
+
+  it.each([
+    [{ REDIS_URL: 'redis://a:7000,redis://b:7001' }, /REDIS_URL: a list of nodes needs REDIS_MODE=cluster/],
+    [{ REDIS_MODE: 'cluster', REDIS_URL: 'redis://a:7000,http://b' }, /REDIS_URL: must be a redis: or rediss: URL/],
+    [{ REDIS_MODE: 'cluster', SOCKET_ADAPTER: 'classic' }, /SOCKET_ADAPTER: must be sharded/],
+    [{ REDIS_MODE: 'sharded' }, /REDIS_MODE/],
+  ])('refuses a bad cluster setting %j', (env, message) => {
+    expect(() => loadConfig({ JWT_SECRET: 's', ...env })).toThrow(message);
+  });
+
   it('reads key rotation from JWT_KEYS', () => {
     const c = loadConfig({ JWT_KEYS: '{"k1":"secret-one","k2":"secret-two"}' });
     expect(c.auth.keys.map((k) => k.kid)).toEqual(['k1', 'k2']);

@@ -30,25 +30,23 @@ const list = () =>
           .filter(Boolean),
       ),
   );
+function isUrl(u: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(u).protocol);
+  } catch {
+    return false;
+  }
+}
 const url = (def: string, protocols: string[]) =>
-  z.preprocess(
-    emptyToUndefined,
-    z
-      .string()
-      .default(def)
-      .refine((u) => {
-        try {
-          return protocols.includes(new URL(u).protocol);
-        } catch {
-          return false;
-        }
-      }, `must be a ${protocols.join(' or ')} URL`),
-  );
+  z.preprocess(emptyToUndefined, z.string().default(def).refine((u) => isUrl(u, protocols), `must be a ${protocols.join(' or ')} URL`));
 
 const EnvSchema = z
   .object({
     PORT: int(3000, 0, 65535),
-    REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    /** One URL (single), or a comma-separated list of seed nodes (cluster); checked in superRefine. */
+    REDIS_URL: z.preprocess(emptyToUndefined, z.string().default('redis://127.0.0.1:6379')),
+    /** `single`: one Redis (or a Sentinel-less primary); `cluster`: a Redis Cluster, every Redis use on the cluster client (§8). */
+    REDIS_MODE: z.preprocess(emptyToUndefined, z.enum(['single', 'cluster']).default('single')),
     /** Prefix of every Redis key and channel this cluster uses (queues, adapter, limits). */
     REDIS_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('rg')),
     /** Refuse to start when Redis may evict keys (BullMQ needs `noeviction`); else only warn. */
@@ -107,14 +105,18 @@ const EnvSchema = z
      */
     APPEND_BATCH_MAX: int(100, 1, 1000),
     APPEND_BATCH_LINGER_MS: int(5, 0, 50), // under a steady stream, sends gather this long into one batch
-    /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels; ROLE=all only). */
-    SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).default('classic')),
+    /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels). Cluster mode: sharded. */
+    SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).optional()),
   })
   .superRefine((env, ctx) => {
-    // Separate worker processes publish with the classic Redis emitter, which sharded
-    // gateways would never hear.
-    if (env.SOCKET_ADAPTER === 'sharded' && env.ROLE !== 'all')
-      ctx.addIssue({ code: 'custom', path: ['SOCKET_ADAPTER'], message: 'sharded needs ROLE=all (workers publish through the gateway)' });
+    const urls = env.REDIS_URL.split(',').map((u) => u.trim());
+    if (env.REDIS_MODE === 'single' && urls.length > 1)
+      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'a list of nodes needs REDIS_MODE=cluster' });
+    if (urls.some((u) => !isUrl(u, ['redis:', 'rediss:'])))
+      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must be a redis: or rediss: URL (cluster: a comma-separated list of them)' });
+    // Classic pub/sub on a cluster sends every broadcast through every cluster node's bus.
+    if (env.REDIS_MODE === 'cluster' && env.SOCKET_ADAPTER === 'classic')
+      ctx.addIssue({ code: 'custom', path: ['SOCKET_ADAPTER'], message: 'must be sharded with REDIS_MODE=cluster' });
     if (!env.JWT_SECRET && !env.JWT_PUBLIC_KEY && !env.JWT_KEYS)
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'JWT_SECRET, JWT_PUBLIC_KEY or JWT_KEYS is required' });
     let rotated: JwtKey[] = [];
@@ -174,7 +176,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   devLogin: boolean;
   relayMode: boolean;
-  redis: { url: string; prefix: string; requireNoEviction: boolean; adapter: 'classic' | 'sharded' };
+  /** `nodes`: REDIS_URL's seed nodes in cluster mode (single mode: the one URL). */
+  redis: { url: string; mode: 'single' | 'cluster'; nodes: string[]; prefix: string; requireNoEviction: boolean; adapter: 'classic' | 'sharded' };
   store:
     | { kind: 'mongo'; url: string }
     | { kind: 'postgres'; url: string; poolSize: number };
@@ -258,7 +261,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     devLogin: e.DEV_LOGIN,
     relayMode: e.RELAY_MODE,
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX, requireNoEviction: e.REDIS_REQUIRE_NOEVICTION, adapter: e.SOCKET_ADAPTER },
+    redis: { url: e.REDIS_URL, mode: e.REDIS_MODE, nodes: e.REDIS_URL.split(',').map((u) => u.trim()), prefix: e.REDIS_PREFIX,
+      requireNoEviction: e.REDIS_REQUIRE_NOEVICTION, adapter: e.SOCKET_ADAPTER ?? (e.REDIS_MODE === 'cluster' ? 'sharded' : 'classic') },
     store:
       e.STORE === 'mongo'
         ? { kind: 'mongo', url: e.MONGO_URL }

@@ -9,7 +9,7 @@
 // refused up to N × 5 % early (within 10 % on two nodes). Once Redis says the window is
 // exhausted, the node refuses locally until the window ends: a flood costs no round trip.
 // When Redis is unreachable an in-memory limiter per node takes over (the insurance limiter).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from './errors.js';
 import type { LimitFamily, Limiter } from './messaging/ports.js';
@@ -49,10 +49,10 @@ if ttl < 0 then
 end
 return {grant, ttl}`;
 
-type LeasingRedis = Redis & { rateLimitLease(key: string, want: number, need: number, limit: number, windowMs: number): Promise<[number, number]> };
+type LeasingRedis = RedisClient & { rateLimitLease(key: string, want: number, need: number, limit: number, windowMs: number): Promise<[number, number]> };
 
 export interface LimiterOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   scale: number;
   onReject?: (family: LimitFamily) => void;

@@ -1,22 +1,28 @@
 // The node's Redis connections, each with the options its user needs, and the start-up checks:
 // wait until the command connection is ready, then check the eviction policy BullMQ relies on.
-import { Redis, type RedisOptions } from 'ioredis';
-import type { Config } from './config.js';
+// REDIS_MODE=cluster makes each of them an ioredis Cluster client over the seed nodes (§8).
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { redactUrls, type Config } from './config.js';
 import { DependencyUnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
 const READY_TIMEOUT_MS = 10_000; // start-up gives up on an unreachable Redis after this
 
+/** One Redis or a Redis Cluster: both take the same commands (keys of one call in one slot). */
+export type RedisClient = Redis | Cluster;
+
 export interface RedisClients {
   /** Commands that must fail fast when Redis is down (sends answer UNAVAILABLE, nothing waits). */
-  cmd: Redis;
+  cmd: RedisClient;
   /** The Socket.IO adapter's publisher (and the worker-only node's emitter). */
-  pub: Redis;
+  pub: RedisClient;
   /** The Socket.IO adapter's subscriber. */
-  sub: Redis;
+  sub: RedisClient;
   /** BullMQ worker connection (blocking commands, retries forever); only on nodes that run workers. */
-  worker?: Redis;
+  worker?: RedisClient;
+  /** Resolves once every publish made on `pub` so far has been run by Redis (every node's). */
+  flushed(): Promise<void>;
   /** Resolves once the command connection answers and the eviction policy was checked. */
   ready(): Promise<void>;
   quit(): Promise<void>;
@@ -32,12 +38,10 @@ export function createRedisClients(opts: {
   const log = opts.logger.child({ module: 'redis' });
   const erroring = new Set<string>();
 
-  function connect(name: string, extra: RedisOptions = {}): Redis {
-    const client = new Redis(config.redis.url, {
-      connectionName: `${config.nodeId}:${name}`,
-      retryStrategy: (times) => Math.min(times * 200, 2_000),
-      ...extra,
-    });
+  const cluster = config.redis.mode === 'cluster';
+  function connect(name: string, extra: RedisOptions = {}): RedisClient {
+    const options: RedisOptions = { connectionName: `${config.nodeId}:${name}`, retryStrategy: (times) => Math.min(times * 200, 2_000), ...extra };
+    const client = cluster ? clusterClient(config.redis.nodes, name, options) : new Redis(config.redis.url, options);
     client.on('error', (err: Error) => {
       // One line per client per outage, not one per retry.
       if (!erroring.has(name)) log.warn({ client: name, err: err.message }, 'redis error');
@@ -61,9 +65,11 @@ export function createRedisClients(opts: {
   const worker = opts.withWorker ? connect('worker', { maxRetriesPerRequest: null }) : undefined;
 
   async function checkEvictionPolicy(): Promise<void> {
-    const reply = (await cmd.config('GET', 'maxmemory-policy')) as string[];
-    const policy = reply[1];
-    if (policy && policy !== 'noeviction') {
+    // On a cluster every master holds queue keys: each must refuse to evict.
+    const nodes = cmd instanceof Cluster ? cmd.nodes('master') : [cmd];
+    const replies = (await Promise.all(nodes.map((n) => n.config('GET', 'maxmemory-policy')))) as string[][];
+    const policy = replies.map((r) => r[1]).find((p) => p && p !== 'noeviction');
+    if (policy) {
       const msg = `Redis maxmemory-policy is ${policy}; BullMQ needs noeviction or jobs may be lost`;
       if (config.redis.requireNoEviction) throw new Error(msg);
       log.warn(msg);
@@ -75,12 +81,22 @@ export function createRedisClients(opts: {
     pub,
     sub,
     ...(worker ? { worker } : {}),
+    async flushed() {
+      if (!(pub instanceof Cluster)) {
+        await pub.ping();
+        return;
+      }
+      // Auto-pipelined commands leave on the next tick; then a PING on each master's
+      // connection answers only after the SPUBLISHes queued on it ran.
+      await new Promise((r) => setImmediate(r));
+      await Promise.all(pub.nodes('master').map((n) => n.ping()));
+    },
     async ready() {
       // The command connection has no offline queue: wait until it is connected.
       if (cmd.status !== 'ready') {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(
-            () => reject(new DependencyUnavailableError('redis', `Redis at ${config.redis.url} is not reachable`)),
+            () => reject(new DependencyUnavailableError('redis', `Redis at ${redactUrls(config.redis.url)} is not reachable`)),
             READY_TIMEOUT_MS,
           );
           cmd.once('ready', () => {
@@ -96,4 +112,35 @@ export function createRedisClients(opts: {
       await Promise.all([cmd, pub, sub, worker].map((c) => c?.quit().catch(() => c.disconnect())));
     },
   };
+}
+
+/**
+ * A cluster client carrying the single-node options where the Cluster takes them: offline queue,
+ * ready check and auto-pipelining on the cluster, the rest per node. The subscriber gets one
+ * sharded-subscriber connection per master (SSUBSCRIBE must reach the channel's slot owner).
+ */
+function clusterClient(seeds: string[], name: string, o: RedisOptions): Cluster {
+  const { enableOfflineQueue, enableReadyCheck, enableAutoPipelining, retryStrategy, ...perNode } = o;
+  const nodes = seeds.map((u) => {
+    const url = new URL(u);
+    return { host: url.hostname, port: Number(url.port || 6379) };
+  });
+  const first = new URL(seeds[0]!);
+  return new Cluster(nodes, {
+    redisOptions: {
+      ...perNode,
+      ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
+      ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
+      ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    ...(enableReadyCheck === undefined ? {} : { enableReadyCheck }),
+    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+    clusterRetryStrategy: (times) => (retryStrategy ? (retryStrategy(times) as number) : Math.min(times * 200, 2_000)),
+    // A failed master's slots move to its replica: re-ask the topology soon, retry the command.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    slotsRefreshTimeout: 2_000,
+    shardedSubscribers: name === 'adapter-sub',
+  });
 }

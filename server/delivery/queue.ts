@@ -3,7 +3,7 @@
 // paid per batch instead of per message. System messages (membership changes) go to a lane of
 // their own, so they never wait behind user traffic and no job pays for BullMQ's priorities.
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Message } from '../../protocol/index.js';
 import { DependencyUnavailableError } from '../errors.js';
 import type { DeliveryQueue } from '../messaging/ports.js';
@@ -24,7 +24,7 @@ export interface DeliveryJobData {
 }
 
 export interface DeliveryQueueOptions {
-  connection: Redis;
+  connection: Redis | Cluster;
   prefix: string;
   attempts: number;
   backoffMs: number;

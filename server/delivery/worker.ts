@@ -3,7 +3,7 @@
 // every node), and move jobs that exhausted their attempts to the dead-letter queue. One worker
 // per lane: user batches, and system messages, which never wait behind user traffic.
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { MessageSchema, type Message } from '../../protocol/index.js';
 import type { Logger } from '../logger.js';
@@ -20,7 +20,7 @@ const JobDataSchema = z.union([
 ]);
 
 export interface DeliveryWorkerOptions {
-  connection: Redis;
+  connection: Redis | Cluster;
   prefix: string;
   /** Jobs run at once by the user-message worker (the system lane runs fewer). */
   concurrency: number;

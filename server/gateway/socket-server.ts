@@ -6,7 +6,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { LIMITS } from '../../protocol/index.js';
 import { clientIp, compileTrust, type TrustProxy } from '../auth/client-ip.js';
 import type { TokenVerifier } from '../auth/jwt.js';
@@ -22,8 +22,8 @@ import type { GatewayServer } from './types.js';
 
 export interface SocketServerOptions {
   httpServer: HttpServer;
-  pub: Redis;
-  sub: Redis;
+  pub: RedisClient;
+  sub: RedisClient;
   /** Adapter channel prefix; the delivery worker's emitter uses the same. */
   adapterKey: string;
   /** classic: one pattern subscription, every node hears every broadcast; sharded: SPUBLISH per room channel (Redis >= 7). */

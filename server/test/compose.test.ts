@@ -41,6 +41,10 @@ const COMBINATIONS: { files: string[]; services: string[] }[] = [
     files: ['docker-compose.yml', 'docker-compose.postgres.yml', 'docker-compose.monitoring.yml'],
     services: ['gateway1', 'gateway2', 'grafana', 'lb', 'mongo', 'postgres', 'prometheus', 'redis', 'worker'],
   },
+  {
+    files: ['docker-compose.cluster.yml'],
+    services: ['gateway1', 'gateway2', 'lb', 'mongo', 'redis-1', 'redis-2', 'redis-3', 'redis-4', 'redis-5', 'redis-6', 'redis-cluster-init', 'worker'],
+  },
 ];
 
 const COMPOSE_SUITE = compose
@@ -116,12 +120,33 @@ describe('docker-compose.yml', () => {
   });
 
   it('every file a compose file mounts exists', () => {
-    for (const file of ['docker-compose.yml', 'docker-compose.postgres.yml', 'docker-compose.monitoring.yml']) {
+    for (const file of ['docker-compose.yml', 'docker-compose.postgres.yml', 'docker-compose.monitoring.yml', 'docker-compose.cluster.yml']) {
       for (const m of read(file).matchAll(/^\s*- (\.\/[^:]+):/gm)) expect(existsSync(join(ROOT, m[1]!)), `${file}: ${m[1]}`).toBe(true);
     }
     const dashboard = JSON.parse(read('deploy/grafana/dashboards/relaygate.json')) as { uid: string; panels: unknown[] };
     expect(dashboard.uid).toBe('relaygate');
     expect(dashboard.panels.length).toBeGreaterThan(10);
+  });
+});
+
+describe('docker-compose.cluster.yml', () => {
+  const text = read('docker-compose.cluster.yml');
+
+  it('six cluster-enabled Redis nodes made into three masters with a replica each, before any node starts', () => {
+    expect(text.match(/^ {2}redis-\d:\n {4}<<: \*redis-node$/gm)).toHaveLength(6);
+    expect(text).toMatch(/--cluster-enabled yes/);
+    expect(text).toMatch(/--maxmemory-policy noeviction/);
+    expect(text).toMatch(/redis-cli --cluster create .* --cluster-replicas 1 --cluster-yes/);
+    expect(text.match(/condition: service_completed_successfully/g)).toHaveLength(1); // in x-node: every node waits for it
+  });
+
+  it('every node runs REDIS_MODE=cluster with all six nodes as seeds; two gateways, one worker, one public port', () => {
+    expect(text).toContain('REDIS_MODE: cluster');
+    const seeds = /REDIS_URL: (\S+)/.exec(text)![1]!.split(',');
+    expect(seeds).toEqual([1, 2, 3, 4, 5, 6].map((n) => `redis://redis-${n}:6379`));
+    expect(text.match(/ROLE: gateway$/gm)).toHaveLength(2);
+    expect(text.match(/ROLE: worker$/gm)).toHaveLength(1);
+    expect(text.match(/^ {4}ports:/gm)).toHaveLength(1);
   });
 });
 

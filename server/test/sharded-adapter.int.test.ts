@@ -77,3 +77,21 @@ describe('sharded adapter', () => {
     expect(daveBox.byId().has(marker.message.id)).toBe(false);
   });
 });
+
+describe('sharded adapter with a worker-only node (one Redis)', () => {
+  it('the worker publishes on the room shard channels: members on two gateway-only nodes get every message', async () => {
+    const split = await startCluster({ roles: ['gateway', 'gateway', 'worker'], env: { SOCKET_ADAPTER: 'sharded' } });
+    try {
+      const alice = await split.connect('sw-alice', 0);
+      const bob = await split.connect('sw-bob', 1);
+      const { conversation } = await call(alice, 'conversation:create', { type: 'group', title: 'worker', memberIds: ['sw-bob'] });
+      const [aliceBox, bobBox] = [inbox(alice), inbox(bob)];
+      const sent = await Promise.all(Array.from({ length: 10 }, (_, i) => call(i % 2 ? bob : alice, 'message:send', text(conversation.id, `w${i}`))));
+      const ids = sent.map((s) => s.message.id);
+      await Promise.all([aliceBox.hasAll(ids), bobBox.hasAll(ids)]);
+      expect([...bobBox.byId().values()].filter((m) => m.kind === 'text')).toHaveLength(10);
+    } finally {
+      await split.close();
+    }
+  });
+});
