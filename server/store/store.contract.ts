@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Message, Role } from '../../protocol/index.js';
 import { encodeCursor } from './shared.js';
+import { changeCases } from './changes.contract.js';
 import { syncCases } from './sync.contract.js';
 import {
   InvalidArgumentStoreError,
@@ -520,6 +521,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
     });
 
     syncCases(() => store);
+    changeCases(() => store);
 
     describe('settings', () => {
       it('read receipts default to true and can be switched', async () => {

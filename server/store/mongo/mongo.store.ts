@@ -10,6 +10,9 @@ import type { Conversation, Member, Membership, Message, Role } from '../../../p
 import { checkNewConversation } from '../shared.js';
 import {
   type AppendResult,
+  type ChangePageQuery,
+  type ChangeResult,
+  type MessageChange,
   type ConversationSummary,
   type MessagePageQuery,
   type NewConversation,
@@ -26,6 +29,7 @@ import { listConversations } from './inbox.js';
 import { createMissingIndexes, indexDrift, migrateIndexes, type IndexDrift } from './indexes.js';
 import { parseId, toConversation, toMembership, toMessage, toPeriod } from './mappers.js';
 import { pageMessages } from './history.js';
+import { changeMessage, pageChanges } from './changes.js';
 import * as memberships from './memberships.js';
 import { createModels, GAP_KIND, op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
 
@@ -231,6 +235,14 @@ export class MongoStore implements Store {
 
   pageMessages(q: MessagePageQuery): Promise<Message[]> {
     return this.db.run(() => pageMessages(this.m, q));
+  }
+
+  changeMessage(change: MessageChange): Promise<ChangeResult | null> {
+    return this.db.run(() => changeMessage(this.m, change));
+  }
+
+  pageChanges(q: ChangePageQuery): Promise<Message[]> {
+    return this.db.run(() => pageChanges(this.m, q));
   }
 
   advanceWatermarks(updates: WatermarkUpdate[]): Promise<(number | false)[]> {
