@@ -36,6 +36,12 @@ export interface DeliveryQueue {
   enqueue(messages: Message[]): Promise<Map<string, string>>;
   /** Enqueues one message again (a repeated send whose first enqueue may have failed); a no-op while that job exists. Resolves with its delivery id. */
   redeliver(message: Message): Promise<string>;
+  /**
+   * Enqueues a change of a stored message (PROTOCOL.md §9) as a job that emits
+   * `message:updated`; one job per change (`updatedSeq`), so repeating it adds nothing while
+   * the job exists. Resolves with its delivery id.
+   */
+  enqueueUpdate(message: Message): Promise<string>;
   /** False while the queue's Redis is unreachable: sends are refused before anything is stored. */
   available(): boolean;
 }
@@ -45,4 +51,4 @@ export interface Limiter {
   consume(family: LimitFamily, key: string, points?: number): Promise<void>;
 }
 
-export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest';
+export type LimitFamily = 'send' | 'change' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest';
