@@ -180,7 +180,12 @@ describe.each(LANES)('message changes on %s', (store) => {
     const base = `/v1/conversations/${id}/messages/${m.id}`;
     const alice = api(users[0]!, 1);
     const bob = api(users[1]!, 0);
+    const etag = (await bob.get(`/v1/conversations/${id}/messages`)).headers.get('etag')!;
     const patched = await alice.request('PATCH', base, { json: { text: 'patched' } });
+    // A cached history page must not hide the edit.
+    const fresh = await bob.get(`/v1/conversations/${id}/messages`, { headers: { 'if-none-match': etag } });
+    expect(fresh.status).toBe(200);
+    expect(fresh.body.messages[0]).toMatchObject({ id: m.id, text: 'patched' });
     expect(patched.status).toBe(200);
     expect(patched.body.message).toMatchObject({ id: m.id, text: 'patched', updatedSeq: m.seq + 1 });
     expect((await bob.request('PATCH', base, { json: { text: 'nope' } })).status).toBe(403);
