@@ -69,12 +69,34 @@ const CLIENT_TEXT: Record<ClientEventName, { summary: string; text: string; tag:
   'conversation:sync': {
     tag: 'messages',
     summary: 'Messages after a seq, in seq order (catch-up after a reconnect)',
-    text: `Only messages inside the caller's membership periods. \`limit\` 1–${LIMITS.syncMax}, default ${LIMITS.syncDefault}; call again from the last seq while \`hasMore\`. Rate limit: read.`,
+    text: `Only messages inside the caller's membership periods. \`limit\` 1–${LIMITS.syncMax}, default ${LIMITS.syncDefault}; also every message changed (\`updatedSeq\`) after \`afterSeq\`, in its current state. Call again from the highest \`seq\` or \`updatedSeq\` returned while \`hasMore\`. Rate limit: read.`,
   },
   typing: {
     tag: 'presence',
     summary: 'Tell the room the caller is typing',
     text: 'Relayed to the other sockets in the room, never stored. Rate limit: typing.',
+  },
+  'message:edit': {
+    tag: 'messages',
+    summary: 'Edit one of the caller\'s text messages',
+    text:
+      'The sender only, `text` messages only, within `EDIT_WINDOW_S` of sending (default 2 days; later: `FORBIDDEN`). ' +
+      'The edit takes the next seq of the conversation as the message\'s `updatedSeq`; the room gets `message:updated`. ' +
+      'The same text again changes nothing. A deleted message is `NOT_FOUND`. Rate limit: change.',
+  },
+  'message:delete': {
+    tag: 'messages',
+    summary: 'Delete a message (its sender, or an owner/admin/moderator)',
+    text:
+      'Removes `text`, `attachment` and reactions from the store for good; the message keeps `id`, `seq`, `senderId`, ' +
+      '`createdAt` and gets `deletedAt`. Deleting again changes nothing. The room gets `message:updated`. Rate limit: change.',
+  },
+  'message:react': {
+    tag: 'messages',
+    summary: 'Put a reaction on a message or take it off',
+    text:
+      'Any member who may read the message, channels included. A member holds each emoji at most once, so repeating ' +
+      '`on: true` (or `on: false`) changes nothing. The room gets `message:updated` with the counts. Rate limit: change.',
   },
 };
 
@@ -86,6 +108,13 @@ const SERVER_TEXT: Record<ServerEventName, { summary: string; text: string; tag:
     text:
       'To the conversation room, the sender\'s own sockets included. At-least-once: it may repeat and may arrive ' +
       'out of `seq` order; de-duplicate by `message.id`, order by `message.seq`.',
+  },
+  'message:updated': {
+    tag: 'messages',
+    summary: 'A message was edited, deleted or reacted to',
+    text:
+      'To the conversation room, with the message\'s current state. At-least-once; keep the state with the highest ' +
+      '`updatedSeq`. Missed ones are returned by `conversation:sync` from the last seen seq.',
   },
   receipt: {
     tag: 'receipts',

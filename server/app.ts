@@ -6,7 +6,7 @@ import type { Message } from '../protocol/index.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/jwt.js';
 import type { Config } from './config.js';
 import { createDeliveryQueue, type DeliveryQueues } from './delivery/queue.js';
-import { createDeliveryWorker } from './delivery/worker.js';
+import { createDeliveryWorker, type MessageEvent } from './delivery/worker.js';
 import { createEmitterPublisher, createShardedEmitterPublisher } from './gateway/emitter.js';
 import { createConversationHandlers } from './gateway/conversation.handlers.js';
 import { createRealtime } from './gateway/realtime.js';
@@ -107,7 +107,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // 3. Delivery workers: a gateway node emits through its own server, a worker-only node
   // through the adapter's channel (the room's own channel with the sharded adapter).
   const emitter = config.redis.adapter === 'sharded' ? createShardedEmitterPublisher : createEmitterPublisher;
-  const publish: (message: Message) => void = gateway ? gateway.publish : emitter(redis.pub, adapterKey);
+  const publish: (message: Message, event?: MessageEvent) => void = gateway ? gateway.publish : emitter(redis.pub, adapterKey);
   const worker =
     runsWorker && redis.worker
       ? createDeliveryWorker({
@@ -217,6 +217,7 @@ function createGateway(deps: {
     attachmentHosts: config.limits.attachmentHosts,
     appendBatchMax: config.messaging.appendBatchMax,
     appendBatchLingerMs: config.messaging.appendBatchLingerMs,
+    editWindowMs: config.messaging.editWindowMs,
   });
   const handlers: EventHandlers = config.relayMode
     ? createRelayHandlers(io)

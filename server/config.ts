@@ -105,6 +105,7 @@ const EnvSchema = z
      */
     APPEND_BATCH_MAX: int(100, 1, 1000),
     APPEND_BATCH_LINGER_MS: int(5, 0, 50), // under a steady stream, sends gather this long into one batch
+    EDIT_WINDOW_S: int(2 * 24 * 3600, 0, 365 * 24 * 3600), // seconds after sending that its sender may edit a message (2 days)
     /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels). Cluster mode: sharded. */
     SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).optional()),
   })
@@ -185,7 +186,7 @@ export interface Config {
   http: { corsOrigins: string[]; trustProxy: TrustProxy; perMessageDeflate: boolean };
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[]; socketBudget: SocketBudget };
   delivery: { concurrency: number; attempts: number; backoffMs: number };
-  messaging: { appendBatchMax: number; appendBatchLingerMs: number };
+  messaging: { appendBatchMax: number; appendBatchLingerMs: number; editWindowMs: number };
   shutdownTimeoutMs: number;
   /** Time between "not ready" and closing the port on shutdown (0: close at once). */
   shutdownReadyDelayMs: number;
@@ -281,7 +282,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       },
     },
     delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
-    messaging: { appendBatchMax: e.APPEND_BATCH_MAX, appendBatchLingerMs: e.APPEND_BATCH_LINGER_MS },
+    messaging: { appendBatchMax: e.APPEND_BATCH_MAX, appendBatchLingerMs: e.APPEND_BATCH_LINGER_MS, editWindowMs: e.EDIT_WINDOW_S * 1000 },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownReadyDelayMs: e.SHUTDOWN_READY_DELAY_MS,
     admin: { basicAuth: e.ADMIN_BASIC_AUTH },

@@ -17,6 +17,7 @@ import type { LimitFamily, Limiter } from './messaging/ports.js';
 /** Per key (user, or IP for handshakes): burst = points, sustained = points / seconds. */
 export const DEFAULT_LIMITS: Readonly<Record<LimitFamily, { points: number; seconds: number }>> = Object.freeze({
   send: { points: 100, seconds: 5 }, // 20 sends/s with bursts of 100 (PROTOCOL.md §3)
+  change: { points: 60, seconds: 10 }, // 6 edits/deletions/reactions per s with bursts of 60 (§9)
   receipt: { points: 200, seconds: 5 }, // 40 receipts/s
   typing: { points: 20, seconds: 10 }, // 2 typing events/s
   membership: { points: 30, seconds: 10 }, // 3 membership changes/s

@@ -79,6 +79,7 @@ export class RelaygateClient extends Emitter<ClientEvents> {
 
     const s = conn.socket;
     s.on('message:new', ({ message }) => this.streams.get(message.conversationId)?.live(message));
+    s.on('message:updated', ({ message }) => this.streams.get(message.conversationId)?.updated(message));
     s.on('receipt', (r) => this.members.receipt(r) && this.emit('receipt', r));
     s.on('typing', (t) => this.emit('typing', t));
     s.on('conversation:updated', (u) => {

@@ -106,3 +106,36 @@ describe('ConversationStream', () => {
     s.stream.close();
   });
 });
+
+describe('ConversationStream changes (PROTOCOL.md §9)', () => {
+  it('hands a live change of a delivered message to onUpdate, and one of a message not seen yet to onMessage in its current state', async () => {
+    const updates: Message[] = [];
+    const got: Message[] = [];
+    const stream = new ConversationStream(
+      'c1',
+      0,
+      { sync: async () => ({ messages: [], hasMore: false }), isOnline: () => true, gapWaitMs: 1_000, backoff: { minMs: 10, maxMs: 10 } },
+      { onMessage: (m) => got.push(m), onUpdate: (m) => updates.push(m) },
+    );
+    stream.live(msg(1));
+    stream.updated({ ...msg(1), text: 'edited', updatedSeq: 3 });
+    stream.updated({ ...msg(2), text: 'edited', updatedSeq: 4 });
+    stream.live(msg(2));
+    expect(updates.map((m) => [m.seq, m.text])).toEqual([[1, 'edited']]);
+    expect(got.map((m) => [m.seq, m.text])).toEqual([[1, 't1'], [2, 'edited']]);
+    stream.close();
+  });
+
+  it('hands changed messages a sync returns below lastSeq to onUpdate', async () => {
+    const updates: number[] = [];
+    const stream = new ConversationStream(
+      'c1',
+      5,
+      { sync: async () => ({ messages: [{ ...msg(2), updatedSeq: 7 }, msg(6)], hasMore: false }), isOnline: () => true, gapWaitMs: 20, backoff: { minMs: 10, maxMs: 10 } },
+      { onMessage: () => {}, onUpdate: (m) => updates.push(m.seq) },
+    );
+    await stream.sync();
+    expect(updates).toEqual([2]);
+    expect(stream.lastSeq).toBe(6);
+  });
+});

@@ -25,6 +25,11 @@ export interface Discontinuity {
 export interface StreamHandlers {
   /** Each message once, in seq order. */
   onMessage(message: Message): void;
+  /**
+   * The current state of a message already handed to `onMessage` (an edit, deletion or
+   * reaction, PROTOCOL.md §9), live or found by a sync; may repeat, keep the highest `updatedSeq`.
+   */
+  onUpdate?(message: Message): void;
   /** false after a drop or when a gap needs a sync; true once contiguous with the server again. */
   onCaughtUp?(caughtUp: boolean): void;
   /** The server can no longer supply what follows `afterSeq`; the stream has ended. */
@@ -65,6 +70,19 @@ export class ConversationStream {
     if (this.buffer.size > 0 && !this.syncing) this.gapTimer ??= timer(() => void this.sync(), this.deps.gapWaitMs);
   }
 
+  /**
+   * A live `message:updated`. A message not handed over yet takes its place in the buffer in
+   * its current state. The change's own seq leaves a hole in message seqs that a sync closes
+   * after `gapWaitMs` (the stream does not yet count change seqs as filled).
+   */
+  updated(m: Message): void {
+    if (this.ended) return;
+    if (m.seq <= this.lastSeq) return this.notify(m);
+    this.buffer.set(m.seq, m);
+    this.drain();
+    if (this.buffer.size > 0 && !this.syncing) this.gapTimer ??= timer(() => void this.sync(), this.deps.gapWaitMs);
+  }
+
   /** The socket dropped: not caught up until the sync after the reconnection. */
   offline(): void {
     clearTimeout(this.gapTimer);
@@ -95,7 +113,12 @@ export class ConversationStream {
     try {
       for (let hasMore = true; hasMore && !this.ended; ) {
         const page = await this.deps.sync(this.conversationId, this.lastSeq);
-        for (const m of page.messages) if (m.seq > this.lastSeq && !this.ended) this.deliver(m);
+        for (const m of page.messages) {
+          if (this.ended) break;
+          // A sync also returns messages changed after lastSeq (§9), in their current state.
+          if (m.seq > this.lastSeq) this.deliver(m);
+          else if (m.updatedSeq !== undefined) this.notify(m);
+        }
         for (const seq of this.buffer.keys()) if (seq <= this.lastSeq) this.buffer.delete(seq);
         this.drain();
         hasMore = page.hasMore && page.messages.length > 0;
@@ -143,6 +166,16 @@ export class ConversationStream {
       this.handlers.onMessage(m);
     } catch (err) {
       // The app's bug must not stall the stream; it still surfaces.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+
+  private notify(m: Message): void {
+    try {
+      this.handlers.onUpdate?.(m);
+    } catch (err) {
       queueMicrotask(() => {
         throw err;
       });

@@ -19,6 +19,7 @@ export const LIMITS = Object.freeze({
   pageMax: 200,
   syncDefault: 100,
   syncMax: 200,
+  emojiMaxChars: 32,
 });
 
 /** MIME types accepted for attachments by default. */
@@ -93,3 +94,12 @@ export const TitleSchema = z
 
 /** ISO 8601 timestamp as sent on the wire. */
 export const TimestampSchema = z.iso.datetime({ offset: true });
+
+/** A reaction: 1–32 characters (code points), no control characters. */
+export const EmojiSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.emojiMaxChars * 4)
+  // eslint-disable-next-line no-control-regex
+  .refine((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s), 'must not contain control characters')
+  .refine((s) => charLength(s) <= LIMITS.emojiMaxChars, `must be at most ${LIMITS.emojiMaxChars} characters`);

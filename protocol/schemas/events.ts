@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ackSchema } from '../errors.js';
 import {
   ClientMsgIdSchema,
+  EmojiSchema,
   IdSchema,
   LIMITS,
   MessageTextSchema,
@@ -104,12 +105,32 @@ export type Sync = z.input<typeof SyncSchema>;
 export const TypingSchema = z.strictObject({ ...ConversationRef, typing: z.boolean() });
 export type Typing = z.input<typeof TypingSchema>;
 
+/** The message a change refers to (PROTOCOL.md §9). */
+const MessageRef = { ...ConversationRef, messageId: IdSchema };
+
+/** `message:edit` — the sender only, `text` messages only, within the edit window. Same text again is a no-op. */
+export const MessageEditSchema = z.strictObject({ ...MessageRef, text: MessageTextSchema });
+export type MessageEdit = z.input<typeof MessageEditSchema>;
+
+/** `message:delete` — the sender, or an owner/admin/moderator. Deleting again is a no-op. */
+export const MessageDeleteSchema = z.strictObject(MessageRef);
+export type MessageDelete = z.input<typeof MessageDeleteSchema>;
+
+/**
+ * `message:react` — any member who may read the message; a member holds each emoji at most once.
+ * @example
+ * socket.emit('message:react', { conversationId, messageId, emoji: '👍', on: true }, (res) => {});
+ */
+export const MessageReactSchema = z.strictObject({ ...MessageRef, emoji: EmojiSchema, on: z.boolean() });
+export type MessageReact = z.input<typeof MessageReactSchema>;
+
 // ---------------------------------------------------------------- ok data of the acks
 
 export const CreateOkShape = { conversation: ConversationSchema };
 export const JoinOkShape = { conversation: ConversationSchema, membership: MembershipSchema };
 export const AddMembersOkShape = { added: z.array(UserIdSchema) };
 export const SendOkShape = { message: MessageSchema, duplicate: z.boolean() };
+export const EditOkShape = { message: MessageSchema };
 export const SyncOkShape = { messages: z.array(MessageSchema), hasMore: z.boolean() };
 export const EmptyOkShape = {};
 
@@ -118,11 +139,14 @@ export const JoinAckSchema = ackSchema(JoinOkShape);
 export const AddMembersAckSchema = ackSchema(AddMembersOkShape);
 export const SendAckSchema = ackSchema(SendOkShape);
 export const SyncAckSchema = ackSchema(SyncOkShape);
+export const EditAckSchema = ackSchema(EditOkShape);
 export const EmptyAckSchema = ackSchema(EmptyOkShape);
 
 // ---------------------------------------------------------------- server -> client payloads
 
 export const MessageNewSchema = z.strictObject({ message: MessageSchema });
+/** `message:updated`: the current state of a message after an edit, deletion or reaction. */
+export const MessageUpdatedSchema = z.strictObject({ message: MessageSchema });
 export const ReceiptSchema = z.strictObject({
   conversationId: IdSchema,
   userId: UserIdSchema,
@@ -147,6 +171,7 @@ export const SessionExpiredSchema = z.strictObject({});
 export const ServerDrainingSchema = z.strictObject({ reconnectAfterMs: z.number().int().nonnegative() });
 
 export type MessageNew = z.infer<typeof MessageNewSchema>;
+export type MessageUpdated = z.infer<typeof MessageUpdatedSchema>;
 export type Receipt = z.infer<typeof ReceiptSchema>;
 export type ConversationUpdated = z.infer<typeof ConversationUpdatedSchema>;
 export type TypingEvent = z.infer<typeof TypingEventSchema>;
@@ -167,6 +192,9 @@ export const CLIENT_EVENTS = {
   'message:read': { payload: WatermarkSchema, ack: EmptyAckSchema },
   'conversation:sync': { payload: SyncSchema, ack: SyncAckSchema },
   typing: { payload: TypingSchema, ack: EmptyAckSchema },
+  'message:edit': { payload: MessageEditSchema, ack: EditAckSchema },
+  'message:delete': { payload: MessageDeleteSchema, ack: EmptyAckSchema },
+  'message:react': { payload: MessageReactSchema, ack: EmptyAckSchema },
 } as const;
 export type ClientEventName = keyof typeof CLIENT_EVENTS;
 export const CLIENT_EVENT_NAMES = Object.keys(CLIENT_EVENTS) as ClientEventName[];
@@ -177,6 +205,7 @@ export const CLIENT_EVENT_NAMES = Object.keys(CLIENT_EVENTS) as ClientEventName[
  */
 export const SERVER_EVENTS = {
   'message:new': MessageNewSchema,
+  'message:updated': MessageUpdatedSchema,
   receipt: ReceiptSchema,
   'conversation:updated': ConversationUpdatedSchema,
   typing: TypingEventSchema,

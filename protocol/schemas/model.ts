@@ -94,6 +94,14 @@ export const MessageSchema = z.strictObject({
   /** Only on `system` messages. */
   system: SystemEventSchema.optional(),
   createdAt: TimestampSchema,
+  /** Set by `message:edit` (PROTOCOL.md §9). */
+  editedAt: TimestampSchema.optional(),
+  /** Set by `message:delete`; a deleted message has no `text`, `attachment` or `reactions`. */
+  deletedAt: TimestampSchema.optional(),
+  /** The seq of the latest change (edit, deletion, reaction); `conversation:sync` returns changes after `afterSeq`. */
+  updatedSeq: SeqSchema.optional(),
+  /** Reaction counts, one entry per emoji held by at least one member. */
+  reactions: z.array(z.strictObject({ emoji: z.string(), count: z.number().int().positive() })).optional(),
 });
 export type Message = z.infer<typeof MessageSchema>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ClientMsgIdSchema, IdSchema, LIMITS, SeqSchema } from './common.js';
+import { ClientMsgIdSchema, EmojiSchema, IdSchema, LIMITS, MessageTextSchema, SeqSchema } from './common.js';
 import { ConversationSchema, MemberSchema, MembershipSchema, MessageSchema, RoleSchema } from './model.js';
 
 /** A non-negative integer that arrives as a query-string value. */
@@ -99,3 +99,11 @@ export const PostMessageHeadersSchema = z.object({ 'idempotency-key': ClientMsgI
 
 /** `POST /v1/admin/dlq/:jobId/retry`: the dead letter was re-enqueued as `replayedAs`. */
 export const DlqRetryResponseSchema = z.strictObject({ jobId: z.string(), replayedAs: z.string() });
+
+/** `PATCH` and `DELETE /v1/conversations/:id/messages/:messageId` */
+export const MessageParamsSchema = z.strictObject({ id: IdSchema, messageId: IdSchema });
+/** `PATCH /v1/conversations/:id/messages/:messageId` body: the new text (same rules as a send). */
+export const EditMessageBodySchema = z.strictObject({ text: MessageTextSchema });
+export const EditMessageResponseSchema = z.strictObject({ message: MessageSchema });
+/** `PUT` and `DELETE /v1/conversations/:id/messages/:messageId/reactions/:emoji` (emoji URL-encoded). */
+export const ReactionParamsSchema = z.strictObject({ id: IdSchema, messageId: IdSchema, emoji: EmojiSchema });

@@ -21,6 +21,8 @@ export interface DeliveryJobData {
   messages: Message[];
   /** Epoch ms when the sends were accepted (send→fan-out latency). */
   acceptedAt: number;
+  /** `message:updated` for a change (PROTOCOL.md §9); absent for new messages. */
+  event?: 'message:updated';
 }
 
 export interface DeliveryQueueOptions {
@@ -35,6 +37,11 @@ export interface DeliveryQueueOptions {
 /** The job id of a single message's (re)delivery: a repeat while it exists adds nothing. */
 export function jobIdFor(messageId: string): string {
   return `msg-${messageId}`;
+}
+
+/** The job id of one change of a message: its updatedSeq names the change. */
+export function updateJobIdFor(message: Message): string {
+  return `upd-${message.id}-${message.updatedSeq ?? 0}`;
 }
 
 /** The job id of a batch: its first message's id is unique, and no other batch holds it. */
@@ -111,6 +118,12 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
       }
       if (adds.length) await bounded(Promise.all(adds));
       return ids;
+    },
+    // Changes ride the user lane: they are user traffic and must not delay membership changes.
+    async enqueueUpdate(message) {
+      const jobId = updateJobIdFor(message);
+      await bounded(queue.add(JOB_NAME, { messages: [message], acceptedAt: Date.now(), event: 'message:updated' }, { ...base, jobId }));
+      return jobId;
     },
     async redeliver(message) {
       const jobId = jobIdFor(message.id);

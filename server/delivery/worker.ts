@@ -13,8 +13,14 @@ import { DELIVERY_QUEUE, SYSTEM_QUEUE, type DeliveryJobData } from './queue.js';
 // job from making one run emit without end.
 const MAX_MESSAGES_PER_JOB = 1_000;
 
+export type MessageEvent = 'message:new' | 'message:updated';
+
 const JobDataSchema = z.union([
-  z.strictObject({ messages: z.array(MessageSchema).min(1).max(MAX_MESSAGES_PER_JOB), acceptedAt: z.number().int().positive() }),
+  z.strictObject({
+    messages: z.array(MessageSchema).min(1).max(MAX_MESSAGES_PER_JOB),
+    acceptedAt: z.number().int().positive(),
+    event: z.literal('message:updated').optional(),
+  }),
   // The single-message form of earlier versions, still in Redis during a rolling update.
   z.strictObject({ message: MessageSchema, acceptedAt: z.number().int().positive() }).transform(({ message, acceptedAt }) => ({ messages: [message], acceptedAt })),
 ]);
@@ -27,8 +33,8 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   /** The dead-letter queue (the producer's; one Queue object per process). */
   deadLetter: Queue;
-  /** Emits `message:new` to the conversation's room on every node. */
-  publish: (message: Message) => void | Promise<void>;
+  /** Emits `message:new` (or `message:updated` for a change) to the conversation's room on every node. */
+  publish: (message: Message, event?: MessageEvent) => void | Promise<void>;
   /**
    * Resolves once every publish made so far has reached Redis. `publish` is fire-and-forget (the
    * adapter and the emitter do not return the PUBLISH), and a job marked complete while its
@@ -68,8 +74,9 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
     // dead-lettered, so an operator sees it in the DLQ instead of it vanishing.
     if (!parsed.success) throw new UnrecoverableError(`malformed delivery job: ${parsed.error.issues[0]?.path.join('.') || 'data'}`);
     const { messages, acceptedAt } = parsed.data;
+    const event = 'event' in parsed.data && parsed.data.event ? parsed.data.event : 'message:new';
     // A retried job emits every message again: clients de-duplicate by message id.
-    for (const message of messages) await opts.publish(message);
+    for (const message of messages) await opts.publish(message, event);
     await opts.published?.();
     for (const message of messages) opts.onDelivered?.(message, acceptedAt);
     // Ids only (never text): each send's "message accepted" line names its messageId and jobId.

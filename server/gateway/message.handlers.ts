@@ -3,10 +3,18 @@
 import type { Messaging } from '../messaging/index.js';
 import type { EventHandlers } from './register.js';
 
-export type MessageEventName = 'message:send' | 'message:delivered' | 'message:read' | 'conversation:sync' | 'typing';
+export type MessageEventName =
+  | 'message:send'
+  | 'message:delivered'
+  | 'message:read'
+  | 'conversation:sync'
+  | 'typing'
+  | 'message:edit'
+  | 'message:delete'
+  | 'message:react';
 
 export function createMessageHandlers(messaging: Messaging): Pick<EventHandlers, MessageEventName> {
-  const { messages } = messaging;
+  const { messages, changes } = messaging;
 
   return {
     'message:send': async ({ userId, log }, p) => {
@@ -27,6 +35,15 @@ export function createMessageHandlers(messaging: Messaging): Pick<EventHandlers,
     'conversation:sync': async ({ userId }, p) => messages.sync(userId, p),
     typing: async ({ userId }, p) => {
       await messages.typing(userId, p);
+      return {};
+    },
+    'message:edit': async ({ userId }, p) => changes.edit(userId, p),
+    'message:delete': async ({ userId }, p) => {
+      await changes.remove(userId, p);
+      return {};
+    },
+    'message:react': async ({ userId }, p) => {
+      await changes.react(userId, p);
       return {};
     },
   };

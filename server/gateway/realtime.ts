@@ -13,7 +13,7 @@ export interface RealtimeOptions {
   onBarrierTimeout?: (conversationId: string, err: unknown) => void;
 }
 
-export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): Realtime & { publishMessage(message: Message): void } {
+export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): Realtime & { publishMessage(message: Message, event?: 'message:new' | 'message:updated'): void } {
   const listeners: ((conversationId: string) => void)[] = [];
   const notify = (conversationId: string) => {
     for (const listener of listeners) listener(conversationId);
@@ -53,8 +53,8 @@ export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): R
     typing(data) {
       io.to(conversationRoom(data.conversationId)).except(userRoom(data.userId)).emit('typing', data);
     },
-    publishMessage(message) {
-      io.to(conversationRoom(message.conversationId)).emit('message:new', { message });
+    publishMessage(message, event = 'message:new') {
+      io.to(conversationRoom(message.conversationId)).emit(event, { message });
     },
   };
 }

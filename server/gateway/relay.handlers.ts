@@ -20,6 +20,10 @@ const newId = () => randomUUID().replaceAll('-', '');
  */
 const afterAck = (emit: () => void) => void setImmediate(emit);
 
+const noStoredMessages = async (): Promise<never> => {
+  throw new AppError('NOT_FOUND', 'message not found (relay mode stores no messages)');
+};
+
 export function createRelayHandlers(io: GatewayServer): EventHandlers {
   // Per node and process; a relay keeps no conversations, so seq only orders this node's sends.
   let seq = 0;
@@ -85,5 +89,9 @@ export function createRelayHandlers(io: GatewayServer): EventHandlers {
     },
     'conversation:sync': async () => ({ messages: [], hasMore: false }),
     typing: async () => ({}),
+    // Nothing is stored, so there is no message to change.
+    'message:edit': noStoredMessages,
+    'message:delete': noStoredMessages,
+    'message:react': noStoredMessages,
   };
 }

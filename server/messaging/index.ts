@@ -1,5 +1,6 @@
 import type { Store } from '../store/store.js';
 import { createAccessCache } from './access-cache.js';
+import { createChangeService } from './changes.service.js';
 import { createConversationService } from './conversations.service.js';
 import { createMessageService } from './messages.service.js';
 import { createRoomIdsCache } from './room-ids.js';
@@ -17,7 +18,11 @@ export interface MessagingDeps {
   appendBatchMax?: number;
   /** How long a batch may gather under a steady stream, ms (0 = only while others are in flight). */
   appendBatchLingerMs?: number;
+  /** How long after sending its sender may edit a message, ms (default 2 days, §9). */
+  editWindowMs?: number;
 }
+
+const DEFAULT_EDIT_WINDOW_MS = 2 * 24 * 3600 * 1000; // 2 days
 
 /** The domain: one object that both the socket gateway and REST call. */
 export function createMessaging(deps: MessagingDeps) {
@@ -31,7 +36,8 @@ export function createMessaging(deps: MessagingDeps) {
     roomIds.forgetAll();
   });
   const messages = createMessageService({ ...deps, conversations, watermarks, sends, access });
-  return { conversations, messages, watermarks, sends, access, roomIds };
+  const changes = createChangeService({ ...deps, access, editWindowMs: deps.editWindowMs ?? DEFAULT_EDIT_WINDOW_MS });
+  return { conversations, messages, changes, watermarks, sends, access, roomIds };
 }
 
 export type Messaging = ReturnType<typeof createMessaging>;

@@ -10,7 +10,11 @@ import type { DeliveryQueue, Limiter, Realtime } from './ports.js';
 import { canPost, readPositionShown, speaksInRoom } from './policy.js';
 import type { AccessCache } from './access-cache.js';
 import type { SendPipeline, SendResult } from './send-pipeline.js';
+import { mergeSyncPage } from './sync-merge.js';
 import type { WatermarkBatcher } from './watermarks.js';
+
+/** Reads of messages per sync page when every message read was changed since (see sync). */
+const MAX_SYNC_ROUNDS = 20;
 
 export interface MessageDeps {
   store: Store;
@@ -72,12 +76,29 @@ export function createMessageService(deps: MessageDeps) {
     return pageVisibleMessages(store, { conversationId, userId, ...bounds, limit });
   }
 
-  /** Messages after `afterSeq`, oldest first, for a client catching up after a reconnect. */
+  /**
+   * Messages after `afterSeq` and messages changed after it (§9), in seq order, for a client
+   * catching up after a reconnect (sync-merge.ts says how the two reads make one page).
+   */
   async function sync(userId: string, input: { conversationId: string; afterSeq: number; limit?: number }) {
     await limiter.consume('read', userId);
     const limit = input.limit ?? LIMITS.syncDefault;
-    const page = await visiblePage(userId, input.conversationId, { after: input.afterSeq }, limit + 1);
-    return { messages: page.slice(0, limit), hasMore: page.length > limit };
+    const { conversationId, afterSeq } = input;
+    await conversations.requireMember(conversationId, userId);
+    // Changes may touch messages of any period, so they are read over all of them; new messages
+    // only over the periods near the page (history.ts).
+    const periods = await store.listPeriods(conversationId, userId);
+    const changed = await store.pageChanges({ conversationId, periods, after: afterSeq, limit: limit + 1 });
+    // Messages changed since are in `changed` already; a run of them only moves the read on.
+    for (let after = afterSeq, round = 0; round < MAX_SYNC_ROUNDS; round++) {
+      const fresh = await pageVisibleMessages(store, { conversationId, userId, after, limit: limit + 1 });
+      const unchangedCoverage = fresh.length > limit ? fresh.at(-1)!.seq : null;
+      const unchanged = fresh.filter((m) => m.updatedSeq === undefined);
+      const page = mergeSyncPage({ unchanged, unchangedCoverage, changed }, limit);
+      if (page) return page;
+      after = unchangedCoverage!;
+    }
+    throw new AppError('UNAVAILABLE', 'too many changed messages in a row; retry');
   }
 
   /** A keyset history page (PROTOCOL.md §6). */

@@ -15,6 +15,11 @@ export function speaksInRoom(type: ConversationType, role: Role): boolean {
   return canPost(type, role);
 }
 
+/** Deleting someone else's message (§9): owners, admins and moderators, in any conversation but a direct one. */
+export function canModerate(type: ConversationType, role: Role): boolean {
+  return type !== 'direct' && RANK[role] >= RANK.moderator;
+}
+
 export function canAddMembers(type: ConversationType, role: Role): boolean {
   return type !== 'direct' && RANK[role] >= RANK.moderator;
 }

@@ -36,6 +36,12 @@ export interface DeliveryQueue {
   enqueue(messages: Message[]): Promise<Map<string, string>>;
   /** Enqueues one message again (a repeated send whose first enqueue may have failed); a no-op while that job exists. Resolves with its delivery id. */
   redeliver(message: Message): Promise<string>;
+  /**
+   * Enqueues a change of a stored message (PROTOCOL.md §9) as a job that emits
+   * `message:updated`; one job per change (`updatedSeq`), so repeating it adds nothing while
+   * the job exists. Resolves with its delivery id.
+   */
+  enqueueUpdate(message: Message): Promise<string>;
   /** False while the queue's Redis is unreachable: sends are refused before anything is stored. */
   available(): boolean;
 }
@@ -46,4 +52,4 @@ export interface Limiter {
 }
 
 /** `added` is keyed by the user being added (by others) to a conversation, not by the actor. */
-export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest' | 'added';
+export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest' | 'added' | 'change';

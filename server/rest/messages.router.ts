@@ -18,13 +18,15 @@ import type { RestDeps } from './deps.js';
 import { NoQuerySchema, parse } from './validate.js';
 
 /**
- * Messages are immutable, so a page is identified by its bounds, its size and its cursors; the
- * tag costs a hash of a few numbers instead of the body.
+ * A page is identified by its bounds, its size, its cursors and the latest change of any of its
+ * messages (an edit, deletion or reaction raises that message's `updatedSeq`, §9); the tag
+ * costs a hash of a few numbers instead of the body.
  */
 export function historyEtag(conversationId: string, page: HistoryResponse): string {
   const first = page.messages[0]?.seq ?? '';
   const last = page.messages.at(-1)?.seq ?? '';
-  const key = [conversationId, first, last, page.messages.length, page.nextBefore ?? '', page.nextAfter ?? ''].join(':');
+  const changed = page.messages.reduce((top, m) => Math.max(top, m.updatedSeq ?? 0), 0);
+  const key = [conversationId, first, last, page.messages.length, page.nextBefore ?? '', page.nextAfter ?? '', changed].join(':');
   return `W/"h-${createHash('sha1').update(key).digest('base64url').slice(0, 22)}"`;
 }
 

@@ -29,6 +29,7 @@ import {
   SettingsSchema,
   type ErrorCode,
 } from '../../protocol/index.js';
+import { changePaths } from './openapi.changes.js';
 import { json, OPERATIONS_PATHS } from './openapi.operations.js';
 
 const ERROR_TEXT: Record<ErrorCode, string> = {
@@ -82,6 +83,8 @@ const PARAM_TEXT: Record<string, string> = {
   offset: 'Number of dead letters to skip (oldest first).',
   id: 'Conversation id.',
   jobId: 'Dead-letter job id, as listed.',
+  messageId: 'Message id.',
+  emoji: 'The reaction, URL-encoded: 1–32 characters.',
   'idempotency-key': 'The send\'s `clientMsgId`: 1–64 chars of `[A-Za-z0-9_-]`. Repeating it returns the original message.',
 };
 
@@ -100,7 +103,7 @@ function build() {
     },
     tags: [
       { name: 'conversations', description: 'The caller\'s conversations and their members.' },
-      { name: 'messages', description: 'History paging and sends.' },
+      { name: 'messages', description: 'History paging, sends, edits, deletions and reactions.' },
       { name: 'me', description: 'The caller\'s settings.' },
       { name: 'admin', description: 'Operators only: `roles: ["admin"]` in the token.' },
       { name: 'operations', description: 'Probes, metrics and these docs; no token.' },
@@ -188,6 +191,7 @@ function build() {
           },
         }),
       },
+      ...changePaths({ v1, errors, nonMemberRule: NON_MEMBER_RULE }),
       '/v1/me/settings': {
         get: v1({
           tags: ['me'],

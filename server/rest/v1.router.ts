@@ -7,6 +7,7 @@ import { requireAuth } from './auth.middleware.js';
 import { createAdminDlqRouter } from '../ops/admin-dlq.router.js';
 import { createConversationsRouter } from './conversations.router.js';
 import { createMeRouter } from './me.router.js';
+import { createMessageChangesRouter } from './message-changes.router.js';
 import { createMessagesRouter } from './messages.router.js';
 import { rateLimit } from './validate.js';
 
@@ -16,6 +17,7 @@ export function createV1Router(deps: RestDeps): Router {
   router.use(rateLimit(deps.limiter, 'rest'));
   router.use(createConversationsRouter(deps));
   router.use(createMessagesRouter(deps));
+  router.use(createMessageChangesRouter(deps));
   router.use(createMeRouter(deps));
   router.use(createAdminDlqRouter(deps));
   return router;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Message, Role } from '../../protocol/index.js';
 import { encodeCursor } from './shared.js';
 import { boundsCases } from './bounds.contract.js';
+import { changeCases } from './changes.contract.js';
 import { syncCases } from './sync.contract.js';
 import {
   InvalidArgumentStoreError,
@@ -542,6 +543,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
 
     syncCases(() => store);
     boundsCases(() => store);
+    changeCases(() => store);
 
     describe('settings', () => {
       it('read receipts default to true and can be switched', async () => {

@@ -97,6 +97,28 @@ export interface MessagePageQuery {
   limit: number;
 }
 
+/** A change to a stored message (PROTOCOL.md §9); permissions are the caller's business. */
+export type MessageChange = { conversationId: string; messageId: string } & (
+  | { type: 'edit'; text: string }
+  | { type: 'delete' }
+  | { type: 'react'; userId: string; emoji: string; on: boolean }
+);
+
+export interface ChangeResult {
+  /** The message's state after the call (unchanged when `changed` is false). */
+  message: Message;
+  /** False when the change was a no-op: same text, deleted already, reaction already so, or a deleted message. */
+  changed: boolean;
+}
+
+/** Messages changed after `after` (`updatedSeq > after`) inside the periods, oldest change first. */
+export interface ChangePageQuery {
+  conversationId: string;
+  periods: Period[];
+  after: number;
+  limit: number;
+}
+
 export type WatermarkType = 'delivered' | 'read';
 
 export interface WatermarkUpdate {
@@ -183,6 +205,15 @@ export interface Store {
    * adapter that reserves seqs before storing must close such gaps (sync.contract.ts).
    */
   pageMessages(q: MessagePageQuery): Promise<Message[]>;
+  /**
+   * Applies an edit, deletion or reaction atomically: when it changes anything it takes the
+   * next seq of the conversation as the message's `updatedSeq`; a no-op takes no seq and
+   * writes nothing. A deletion removes text, attachment and reactions for good; a deleted
+   * message takes no further change. Null when the message is not in that conversation.
+   */
+  changeMessage(change: MessageChange): Promise<ChangeResult | null>;
+  /** A page of changed messages in their current state, by `updatedSeq` ascending. */
+  pageChanges(q: ChangePageQuery): Promise<Message[]>;
 
   /**
    * Moves watermarks forward only (`max(current, seq)`, also capped at lastSeq) on the user's

@@ -69,6 +69,9 @@ function templates(conversationId: string): Record<ClientEventName, unknown[]> {
     'message:read': mutate({ ...conv, seq: 1 }, { conversationId: BAD_IDS, seq: BAD_NUMBERS }),
     'conversation:sync': [...mutate({ ...conv, afterSeq: 0 }, { conversationId: BAD_IDS, afterSeq: BAD_NUMBERS }), { ...conv, afterSeq: 0, limit: 201 }, { ...conv, afterSeq: 0, limit: 0 }],
     typing: mutate({ ...conv, typing: true }, { conversationId: BAD_IDS, typing: BAD_BOOLEANS }),
+    'message:edit': mutate({ ...conv, messageId: 'x', text: 'hi' }, { conversationId: BAD_IDS, messageId: BAD_IDS, text: [...BAD_STRINGS, ' \t\n ', '😀'.repeat(4_001)] }),
+    'message:delete': mutate({ ...conv, messageId: 'x' }, { conversationId: BAD_IDS, messageId: BAD_IDS }),
+    'message:react': mutate({ ...conv, messageId: 'x', emoji: '👍', on: true }, { conversationId: BAD_IDS, messageId: BAD_IDS, emoji: [...BAD_STRINGS, '😀'.repeat(33)], on: BAD_BOOLEANS }),
   };
 }
 

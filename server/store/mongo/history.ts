@@ -87,7 +87,7 @@ export function missingSeqs(seqs: number[], ranges: SeqRange[], max: number): nu
   return out;
 }
 
-function placeholder(conversationId: Types.ObjectId, seq: number, now: Date): MessageDoc {
+export function placeholder(conversationId: Types.ObjectId, seq: number, now: Date): MessageDoc {
   // senderId '' is no user (ids are never empty), so the idempotency key cannot collide.
   return { _id: new Types.ObjectId(), conversationId, seq, senderId: '', clientMsgId: `gap:${seq}`, kind: GAP_KIND, createdAt: now };
 }

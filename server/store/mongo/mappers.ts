@@ -87,5 +87,17 @@ export function toMessage(d: MessageDoc): Message {
     const { action, actorId, userIds, count, role } = d.system;
     m.system = { action, actorId, ...(userIds ? { userIds: [...userIds] } : {}), ...(count !== undefined ? { count } : {}), ...(role ? { role } : {}) };
   }
+  if (d.editedAt) m.editedAt = d.editedAt.toISOString();
+  if (d.deletedAt) m.deletedAt = d.deletedAt.toISOString();
+  if (typeof d.updatedSeq === 'number') m.updatedSeq = d.updatedSeq;
+  const reactions = reactionCounts(d.reactors);
+  if (reactions.length) m.reactions = reactions;
   return m;
+}
+
+/** Counts per emoji, ordered by emoji (code units, as PostgreSQL's "C" collation orders them). */
+export function reactionCounts(reactors: readonly { emoji: string }[] | undefined): { emoji: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const r of reactors ?? []) counts.set(r.emoji, (counts.get(r.emoji) ?? 0) + 1);
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([emoji, count]) => ({ emoji, count }));
 }

@@ -48,6 +48,12 @@ export interface MessageDoc {
   attachment?: Attachment;
   system?: SystemEvent;
   createdAt: Date;
+  /** PROTOCOL.md §9: the seq of the latest change, and when it was edited or deleted. */
+  updatedSeq?: number;
+  editedAt?: Date;
+  deletedAt?: Date;
+  /** Who holds which reaction (a member holds each emoji once); counts are derived on read. */
+  reactors?: { emoji: string; userId: string }[];
 }
 
 /** Per-user settings; `_id` is the user id. Absent document = defaults. */
@@ -139,6 +145,10 @@ const messageSchema = new Schema<MessageDoc>(
     attachment: { type: attachmentSchema },
     system: { type: systemSchema },
     createdAt: { type: Date, required: true },
+    updatedSeq: { type: Number },
+    editedAt: { type: Date },
+    deletedAt: { type: Date },
+    reactors: { type: [{ _id: false, emoji: String, userId: String }], default: undefined },
   },
   { ...schemaOptions, collection: 'messages' },
 );
@@ -155,6 +165,8 @@ messageSchema.index(
   { conversationId: 1, senderId: 1, clientMsgId: 1 },
   { name: 'conversation_sender_client_msg', unique: true },
 );
+// conversation:sync's changes after a seq; only changed messages have the field.
+messageSchema.index({ conversationId: 1, updatedSeq: 1 }, { name: 'changes', partialFilterExpression: { updatedSeq: { $exists: true } } });
 // getMessage uses the default `_id` index.
 
 const userSettingsSchema = new Schema<UserSettingsDoc>(

@@ -11,6 +11,9 @@ import { checkNewConversation } from '../shared.js';
 import {
   type AddOptions,
   type AppendResult,
+  type ChangePageQuery,
+  type ChangeResult,
+  type MessageChange,
   type ConversationSummary,
   type MessagePageQuery,
   type NewConversation,
@@ -29,6 +32,7 @@ import { createMissingIndexes, indexDrift, migrateIndexes, type IndexDrift } fro
 import { parseId, toConversation, toMembership, toMessage } from './mappers.js';
 import { checkMemberCap } from './member-cap.js';
 import { pageMessages } from './history.js';
+import { changeMessage, pageChanges } from './changes.js';
 import * as memberships from './memberships.js';
 import { createModels, GAP_KIND, op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
 
@@ -225,6 +229,14 @@ export class MongoStore implements Store {
 
   pageMessages(q: MessagePageQuery): Promise<Message[]> {
     return this.db.run(() => pageMessages(this.m, q));
+  }
+
+  changeMessage(change: MessageChange): Promise<ChangeResult | null> {
+    return this.db.run(() => changeMessage(this.m, change));
+  }
+
+  pageChanges(q: ChangePageQuery): Promise<Message[]> {
+    return this.db.run(() => pageChanges(this.m, q));
   }
 
   advanceWatermarks(updates: WatermarkUpdate[]): Promise<(number | false)[]> {

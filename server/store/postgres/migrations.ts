@@ -86,6 +86,31 @@ CREATE TABLE user_settings (
 );
 `;
 
+// Edits, deletions and reactions (PROTOCOL.md §9). The new columns are NULL on every existing
+// row, so adding them rewrites nothing. `reactions` holds the counts clients see, rewritten by
+// each reaction; `message_reactions` says who holds what, and its key is what makes a repeated
+// reaction a no-op.
+const V2_MESSAGE_CHANGES = /* sql */ `
+ALTER TABLE messages
+  ADD COLUMN updated_seq bigint,
+  ADD COLUMN edited_at   timestamptz,
+  ADD COLUMN deleted_at  timestamptz,
+  ADD COLUMN reactions   jsonb;
+
+-- conversation:sync's changes after a seq: only changed messages are in it.
+CREATE INDEX messages_changes_idx ON messages (conversation_id, updated_seq) WHERE updated_seq IS NOT NULL;
+
+CREATE TABLE message_reactions (
+  conversation_id text COLLATE "C" NOT NULL,
+  seq             bigint NOT NULL,
+  user_id         text COLLATE "C" NOT NULL,
+  emoji           text COLLATE "C" NOT NULL,
+  PRIMARY KEY (conversation_id, seq, emoji, user_id),
+  FOREIGN KEY (conversation_id, seq) REFERENCES messages (conversation_id, seq) ON DELETE CASCADE
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial schema', sql: V1_INITIAL },
+  { version: 2, name: 'message changes', sql: V2_MESSAGE_CHANGES },
 ]);

@@ -9,7 +9,10 @@ import {
   NotFoundStoreError,
   type AddOptions,
   type AppendResult,
+  type ChangePageQuery,
+  type ChangeResult,
   type ConversationSummary,
+  type MessageChange,
   type MessagePageQuery,
   type NewConversation,
   type NewMessage,
@@ -37,6 +40,7 @@ import {
 import { isListCursor } from './paging.js';
 import * as SQL from './sql.js';
 import { appendBatch, appendBatchInOneStatement } from './append-batch.js';
+import { changeMessage, pageChangesQuery } from './changes.js';
 
 export class PostgresStore implements Store {
   readonly name = 'postgres' as const;
@@ -212,7 +216,7 @@ export class PostgresStore implements Store {
         if (!isUniqueViolation(err, 'messages_client_msg_key')) throw err;
       }
       const original = await this.getMessageByClientId(input.conversationId, input.senderId, input.clientMsgId);
-      // Messages are never deleted, so the row that made the insert fail is still there.
+      // Message rows are never removed (a deletion clears fields), so the row that made the insert fail is still there.
       if (!original) throw new Error('duplicate client_msg_id but the original cannot be read');
       return { message: original, duplicate: true };
     });
@@ -246,6 +250,19 @@ export class PostgresStore implements Store {
   pageMessages(q: MessagePageQuery): Promise<Message[]> {
     return this.guard(async () => {
       const page = SQL.pageMessagesQuery(q);
+      if (!page) return [];
+      const { rows } = await this.q<MessageRow>(...page);
+      return rows.map(toMessage);
+    });
+  }
+
+  changeMessage(change: MessageChange): Promise<ChangeResult | null> {
+    return this.guard(() => changeMessage((fn) => transaction(this.pool, fn), change));
+  }
+
+  pageChanges(q: ChangePageQuery): Promise<Message[]> {
+    return this.guard(async () => {
+      const page = pageChangesQuery(q);
       if (!page) return [];
       const { rows } = await this.q<MessageRow>(...page);
       return rows.map(toMessage);

@@ -43,6 +43,10 @@ export interface MessageRow {
   attachment: Attachment | null;
   system: SystemEvent | null;
   created_at: Date;
+  updated_seq: number | null;
+  edited_at: Date | null;
+  deleted_at: Date | null;
+  reactions: { emoji: string; count: number }[] | null;
 }
 
 /** A row of LIST_CONVERSATIONS: the conversation, the caller's membership, and `lm_*` last message. */
@@ -54,7 +58,7 @@ export const CONVERSATION_COLUMNS = 'id, type, title, created_by, created_at, la
 export const MEMBERSHIP_COLUMNS =
   'conversation_id, user_id, role, joined_at, joined_seq, left_at, left_seq, delivered_seq, read_seq';
 export const MESSAGE_COLUMNS =
-  'conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system, created_at';
+  'conversation_id, seq, sender_id, client_msg_id, kind, text, attachment, system, created_at, updated_seq, edited_at, deleted_at, reactions';
 
 /** `<conversationId>-<seq>`: unique, stable, and found again through the primary key. */
 export function messageId(conversationId: string, seq: number): string {
@@ -119,6 +123,10 @@ export function toMessage(r: MessageRow): Message {
     ...(r.attachment !== null && { attachment: r.attachment }),
     ...(r.system !== null && { system: r.system }),
     createdAt: r.created_at.toISOString(),
+    ...(r.edited_at !== null && { editedAt: r.edited_at.toISOString() }),
+    ...(r.deleted_at !== null && { deletedAt: r.deleted_at.toISOString() }),
+    ...(r.updated_seq !== null && { updatedSeq: r.updated_seq }),
+    ...(r.reactions !== null && r.reactions.length > 0 && { reactions: r.reactions }),
   };
 }
 
@@ -134,5 +142,9 @@ export function lastMessageOf(r: ListRow): Message | undefined {
     attachment: r.lm_attachment,
     system: r.lm_system,
     created_at: r.lm_created_at!,
+    updated_seq: r.lm_updated_seq,
+    edited_at: r.lm_edited_at,
+    deleted_at: r.lm_deleted_at,
+    reactions: r.lm_reactions,
   });
 }
