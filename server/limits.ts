@@ -23,6 +23,7 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitFamily, { points: number; seco
   read: { points: 100, seconds: 5 }, // 20 sync/history reads/s
   handshake: { points: 100, seconds: 10 }, // per IP: 10 connects/s
   rest: { points: 300, seconds: 10 }, // per user or IP: 30 requests/s
+  presence: { points: 20, seconds: 10 }, // 2 presence:subscribe/s (each replaces the whole set)
 });
 
 /** Share of a limit one node leases at a time. */

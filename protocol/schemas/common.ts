@@ -15,6 +15,7 @@ export const LIMITS = Object.freeze({
   pageMax: 200,
   syncDefault: 100,
   syncMax: 200,
+  presenceSubscribeMax: 200, // users one socket watches at once (§9)
 });
 
 /** MIME types accepted for attachments by default. */

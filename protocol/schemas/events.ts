@@ -16,6 +16,7 @@ import {
   MessageSchema,
   RoleSchema,
 } from './model.js';
+import { PresenceSchema, PresenceSubscribeOkShape, PresenceSubscribeSchema } from './presence.js';
 
 // ---------------------------------------------------------------- client -> server payloads
 // Every object is strict: an unknown key is INVALID_ARGUMENT, never silently dropped.
@@ -119,6 +120,7 @@ export const AddMembersAckSchema = ackSchema(AddMembersOkShape);
 export const SendAckSchema = ackSchema(SendOkShape);
 export const SyncAckSchema = ackSchema(SyncOkShape);
 export const EmptyAckSchema = ackSchema(EmptyOkShape);
+export const PresenceSubscribeAckSchema = ackSchema(PresenceSubscribeOkShape);
 
 // ---------------------------------------------------------------- server -> client payloads
 
@@ -165,6 +167,7 @@ export const CLIENT_EVENTS = {
   'message:read': { payload: WatermarkSchema, ack: EmptyAckSchema },
   'conversation:sync': { payload: SyncSchema, ack: SyncAckSchema },
   typing: { payload: TypingSchema, ack: EmptyAckSchema },
+  'presence:subscribe': { payload: PresenceSubscribeSchema, ack: PresenceSubscribeAckSchema },
 } as const;
 export type ClientEventName = keyof typeof CLIENT_EVENTS;
 export const CLIENT_EVENT_NAMES = Object.keys(CLIENT_EVENTS) as ClientEventName[];
@@ -180,6 +183,7 @@ export const SERVER_EVENTS = {
   typing: TypingEventSchema,
   'session:expired': SessionExpiredSchema,
   'server:draining': ServerDrainingSchema,
+  presence: PresenceSchema,
 } as const;
 export type ServerEventName = keyof typeof SERVER_EVENTS;
 export const SERVER_EVENT_NAMES = Object.keys(SERVER_EVENTS) as ServerEventName[];

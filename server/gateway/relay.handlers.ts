@@ -85,5 +85,7 @@ export function createRelayHandlers(io: GatewayServer): EventHandlers {
     },
     'conversation:sync': async () => ({ messages: [], hasMore: false }),
     typing: async () => ({}),
+    // A relay keeps no presence: everyone watched reads as offline.
+    'presence:subscribe': async (_ctx, p) => ({ presence: [...new Set(p.userIds)].map((userId) => ({ userId, online: false })) }),
   };
 }

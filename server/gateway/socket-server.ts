@@ -44,6 +44,8 @@ export interface SocketServingOptions {
   trustProxy?: TrustProxy;
   /** The per-socket event budget (§7); §7's defaults when unset. */
   budget?: SocketBudget;
+  /** Told of every socket that connects and disconnects (presence counts). */
+  presence?: { connected(userId: string): void; disconnected(userId: string): void };
 }
 
 /** Conversation rooms joined at connect; a user in more sees the most recent via sync/REST. */
@@ -128,6 +130,7 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
     opts.metrics.connects.inc();
     opts.metrics.socketsConnected.inc();
+    opts.presence?.connected(userId);
     socketLog.debug('connected');
 
     // A token that expires while connected ends the socket at `exp`.
@@ -145,6 +148,7 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
       const left = (perUser.get(userId) ?? 1) - 1;
       if (left > 0) perUser.set(userId, left);
       else perUser.delete(userId);
+      opts.presence?.disconnected(userId);
       opts.metrics.socketsConnected.dec();
       opts.metrics.disconnects.inc({ reason });
       socketLog.debug({ reason }, 'disconnected');

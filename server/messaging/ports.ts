@@ -45,4 +45,4 @@ export interface Limiter {
   consume(family: LimitFamily, key: string, points?: number): Promise<void>;
 }
 
-export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest';
+export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest' | 'presence';
