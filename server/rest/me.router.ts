@@ -16,10 +16,8 @@ import { NoQuerySchema, parse } from './validate.js';
 
 export function createMeRouter(deps: RestDeps): Router {
   const router = Router();
-  const { presence, mutes } = deps.settings;
-
   async function current(userId: string): Promise<Settings> {
-    const [{ readReceipts }, hidden] = await Promise.all([deps.messaging.messages.settings(userId), presence.isHidden(userId)]);
+    const [{ readReceipts }, hidden] = await Promise.all([deps.messaging.messages.settings(userId), deps.settings.presence.isHidden(userId)]);
     return { readReceipts, presence: !hidden };
   }
 
@@ -33,7 +31,7 @@ export function createMeRouter(deps: RestDeps): Router {
     const update = parse(SettingsUpdateSchema, req.body, 'body');
     const { userId } = identityOf(res);
     if (update.readReceipts !== undefined) await deps.messaging.messages.setReadReceipts(userId, update.readReceipts);
-    if (update.presence !== undefined) await presence.setHidden(userId, !update.presence);
+    if (update.presence !== undefined) await deps.settings.presence.setHidden(userId, !update.presence);
     res.json(await current(userId));
   });
 
@@ -43,7 +41,7 @@ export function createMeRouter(deps: RestDeps): Router {
     parse(NoQuerySchema, req.query, 'query');
     const { userId } = identityOf(res);
     await deps.messaging.conversations.requireMember(id, userId);
-    const body: ConversationSettings = { muted: await mutes.isMuted(id, userId) };
+    const body: ConversationSettings = { muted: await deps.settings.mutes.isMuted(id, userId) };
     res.set('Cache-Control', 'private, no-store').json(body);
   });
 
@@ -53,7 +51,7 @@ export function createMeRouter(deps: RestDeps): Router {
     const settings = parse(ConversationSettingsSchema, req.body, 'body');
     const { userId } = identityOf(res);
     await deps.messaging.conversations.requireMember(id, userId);
-    await mutes.setMuted(id, userId, settings.muted);
+    await deps.settings.mutes.setMuted(id, userId, settings.muted);
     const body: ConversationSettings = settings;
     res.json(body);
   });
