@@ -134,6 +134,12 @@ describe('offline push through the webhook', () => {
     const conversationId = await group(aliceSocket, [bob, carol, dave]);
     const muted = await client(cluster.nodes[1]!.url, cluster.token(dave)).put(`/v1/conversations/${conversationId}/settings`, { muted: true });
     expect(muted.body).toEqual({ muted: true });
+    // Only members have settings for a conversation; a bad body changes nothing.
+    const outsider = client(cluster.nodes[0]!.url, cluster.token(uid('outsider')));
+    expect((await outsider.put(`/v1/conversations/${conversationId}/settings`, { muted: true })).status).toBe(404);
+    const daveApi = client(cluster.nodes[0]!.url, cluster.token(dave));
+    expect((await daveApi.put(`/v1/conversations/${conversationId}/settings`, { muted: 'yes' })).status).toBe(400);
+    expect((await daveApi.get(`/v1/conversations/${conversationId}/settings`)).body).toEqual({ muted: true });
     const carolInbox = inbox(carolSocket);
 
     const sentAt = Date.now();
