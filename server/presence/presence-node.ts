@@ -97,8 +97,11 @@ export function createPresenceNode(opts: PresenceNodeOptions) {
       local.set(userId, n);
       if (n > 1) return;
       background('connect', async () => {
-        const elsewhere = await store.online([userId], nodeId);
+        // Write, then look (as a disconnect does): of a connect here and a last disconnect on
+        // another node at the same moment, at least the later one sees the other's write, so
+        // the last word watchers get is right (at worst an extra "online").
         await redis.multi().hset(myKey, userId, 1).pexpire(myKey, hashTtlMs).exec();
+        const elsewhere = await store.online([userId], nodeId);
         if (!elsewhere.has(userId)) await announce({ userId, online: true });
       });
     },

@@ -69,7 +69,14 @@ function templates(conversationId: string): Record<ClientEventName, unknown[]> {
     'message:read': mutate({ ...conv, seq: 1 }, { conversationId: BAD_IDS, seq: BAD_NUMBERS }),
     'conversation:sync': [...mutate({ ...conv, afterSeq: 0 }, { conversationId: BAD_IDS, afterSeq: BAD_NUMBERS }), { ...conv, afterSeq: 0, limit: 201 }, { ...conv, afterSeq: 0, limit: 0 }],
     typing: mutate({ ...conv, typing: true }, { conversationId: BAD_IDS, typing: BAD_BOOLEANS }),
-    'presence:subscribe': [...mutate({ userIds: ['x'] }, { userIds: BAD_STRINGS }), { userIds: BAD_USER_IDS }, { userIds: Array.from({ length: 201 }, (_, i) => `u${i}`) }],
+    // Not mutate(): an empty list is a valid subscription (it clears the watched set).
+    'presence:subscribe': [
+      ...BAD_STRINGS.filter((v) => !Array.isArray(v)).map((userIds) => ({ userIds })),
+      { userIds: BAD_USER_IDS },
+      { userIds: Array.from({ length: 201 }, (_, i) => `u${i}`) },
+      { userIds: ['x'], extra: 1 },
+      {},
+    ],
   };
 }
 
