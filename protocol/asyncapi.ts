@@ -98,6 +98,14 @@ const CLIENT_TEXT: Record<ClientEventName, { summary: string; text: string; tag:
       'Any member who may read the message, channels included. A member holds each emoji at most once, so repeating ' +
       '`on: true` (or `on: false`) changes nothing. The room gets `message:updated` with the counts. Rate limit: change.',
   },
+  'presence:subscribe': {
+    tag: 'presence',
+    summary: 'Watch whether users are online (replaces the socket\'s watched set)',
+    text:
+      `At most ${LIMITS.presenceSubscribeMax} user ids (more is \`INVALID_ARGUMENT\` on \`userIds\`); an empty list stops watching. ` +
+      'The ack holds each user\'s presence now; every change afterwards arrives as a `presence` event, whichever node the user is on. ' +
+      'A user who hides presence is always offline, without `lastSeenAt`. Rate limit: presence.',
+  },
 };
 
 /** Who receives each server event. */
@@ -140,6 +148,13 @@ const SERVER_TEXT: Record<ServerEventName, { summary: string; text: string; tag:
     tag: 'session',
     summary: 'This node is shutting down',
     text: 'Reconnect (the load balancer sends you to another node) after `reconnectAfterMs` plus jitter.',
+  },
+  presence: {
+    tag: 'presence',
+    summary: 'A watched user went online or offline',
+    text:
+      'To the sockets that watch the user (`presence:subscribe`), on every node. Online while any socket of the user is ' +
+      'connected on any node; `lastSeenAt` when the last one closed. A node that dies stops counting within 60 s.',
   },
 };
 

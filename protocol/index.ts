@@ -5,4 +5,5 @@ export * from './events.js';
 export * from './schemas/common.js';
 export * from './schemas/model.js';
 export * from './schemas/events.js';
+export * from './schemas/presence.js';
 export * from './schemas/rest.js';

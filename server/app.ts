@@ -11,6 +11,7 @@ import { createEmitterPublisher, createShardedEmitterPublisher } from './gateway
 import { createConversationHandlers } from './gateway/conversation.handlers.js';
 import { createRealtime } from './gateway/realtime.js';
 import { createMessageHandlers } from './gateway/message.handlers.js';
+import { createPresenceHandlers, emitPresence } from './gateway/presence.handlers.js';
 import type { EventHandlers } from './gateway/register.js';
 import { createRelayHandlers } from './gateway/relay.handlers.js';
 import { createSocketServer, serveSockets } from './gateway/socket-server.js';
@@ -22,6 +23,10 @@ import { createLogger, type Logger } from './logger.js';
 import { createMessaging, type Limiter, type Messaging } from './messaging/index.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { instrumentStore, instrumentWorker, observeEvents, registerQueueMetrics } from './ops/instrument.js';
+import { createPresenceNode } from './presence/presence-node.js';
+import { createPresenceStore, type PresenceStore } from './presence/presence-store.js';
+import { createMutes } from './push/mutes.js';
+import { createPush } from './push/push.js';
 import { createRedisClients, type RedisClients } from './redis.js';
 import { checkCluster, registerClusterMetrics } from './redis-cluster.js';
 import { Cluster } from 'ioredis';
@@ -65,15 +70,22 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const verifyToken = createTokenVerifier(config.auth);
   const limiter = createLimiter({ redis: redis.cmd, prefix, scale: config.limits.scale, onReject: (family) => metrics.rateLimited.inc({ family }) });
   const delivery = createDeliveryQueue({ connection: redis.cmd, prefix: queuePrefix, attempts: config.delivery.attempts, backoffMs: config.delivery.backoffMs });
-  registerQueueMetrics(metrics, delivery.all);
   if (redis.cmd instanceof Cluster) registerClusterMetrics(metrics, redis.cmd);
   const cmd = redis.cmd;
+  const presence = createPresenceStore({ redis: redis.cmd, prefix, heartbeatMs: config.presence.heartbeatMs });
+  const mutes = createMutes(redis.cmd, prefix);
+  // Offline push runs beside the delivery workers, which hand it each delivered batch.
+  const push =
+    config.push && runsWorker && redis.worker
+      ? createPush({ connection: redis.cmd, workerConnection: redis.worker, prefix: queuePrefix, config: config.push, store, presence, mutes, logger })
+      : undefined;
+  registerQueueMetrics(metrics, [...delivery.all, ...(push ? [push.queue, push.dlq] : [])]);
   const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
 
   // 2. Transports: the HTTP server, then (gateway nodes) sockets and the domain, then routes.
   const http = createHttpServer();
   const gateway = runsGateway
-    ? createGateway({ config, logger, metrics, redis, store, verifyToken, limiter, delivery, lifecycle, http: http.server, adapterKey })
+    ? createGateway({ config, logger, metrics, redis, store, verifyToken, limiter, delivery, lifecycle, http: http.server, adapterKey, presence })
     : undefined;
   serveHttp(http.app, {
     config,
@@ -97,6 +109,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
               metrics,
               messaging: gateway.messaging,
               queues: { delivery: delivery.queue, deadLetter: delivery.dlq },
+              settings: {
+                presence: { isHidden: presence.isHidden, setHidden: gateway.presenceNode?.setHidden ?? presence.setHidden },
+                mutes,
+              },
             },
             dashboardQueues: delivery.all,
           },
@@ -125,6 +141,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
             metrics.fanoutSeconds.observe((Date.now() - acceptedAt) / 1000);
           },
           onDeadLettered: () => metrics.deadLettered.inc(),
+          ...(push ? { afterDelivered: push.delivered } : {}),
         })
       : undefined;
   for (const w of worker?.workers ?? []) instrumentWorker(metrics, w);
@@ -147,8 +164,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     io.local.disconnectSockets(true);
     await io.close().catch(() => {});
   });
+  lifecycle.add('take this node out of presence', async () => {
+    await gateway?.presenceNode?.close();
+  });
   lifecycle.add('drain workers', async () => {
     await worker?.close();
+    await push?.close();
     await gateway?.messaging.watermarks.drain();
   });
   lifecycle.add('close queues', () => delivery.close());
@@ -166,6 +187,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     async start() {
       await store.init();
       await redis.ready();
+      await gateway?.presenceNode?.start();
       const port = await listen(http.server, config.port);
       log.info({ port, role: config.role, store: store.name, relay: config.relayMode }, 'listening');
       return { port };
@@ -191,6 +213,7 @@ function createGateway(deps: {
   lifecycle: ReturnType<typeof createLifecycle>;
   http: HttpServer;
   adapterKey: string;
+  presence: PresenceStore;
 }) {
   const { config, redis, limiter } = deps;
   const io = createSocketServer({
@@ -219,9 +242,17 @@ function createGateway(deps: {
     appendBatchLingerMs: config.messaging.appendBatchLingerMs,
     editWindowMs: config.messaging.editWindowMs,
   });
+  // Presence counts this node's sockets and tells watchers on every node of changes.
+  const presenceNode = config.relayMode
+    ? undefined
+    : createPresenceNode({ redis: redis.cmd, prefix: config.redis.prefix, nodeId: config.nodeId, heartbeatMs: config.presence.heartbeatMs, logger: deps.logger, onChange: emitPresence(io) });
   const handlers: EventHandlers = config.relayMode
     ? createRelayHandlers(io)
-    : { ...createConversationHandlers(messaging), ...createMessageHandlers(messaging) };
+    : {
+        ...createConversationHandlers(messaging),
+        ...createMessageHandlers(messaging),
+        ...createPresenceHandlers({ presence: deps.presence, limiter }),
+      };
   serveSockets(io, {
     verifyToken: deps.verifyToken,
     maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
@@ -233,6 +264,7 @@ function createGateway(deps: {
     metrics: deps.metrics,
     handlers,
     hooks: { track: deps.lifecycle.track, onResult: observeEvents(deps.metrics) },
+    ...(presenceNode ? { presence: presenceNode } : {}),
   });
-  return { io, messaging, publish: realtime.publishMessage };
+  return { io, messaging, publish: realtime.publishMessage, presenceNode };
 }

@@ -3,6 +3,9 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseTrustProxy, type TrustProxy } from './auth/client-ip.js';
+import { algorithmsFor, MIN_HS256_BYTES, parseJwtKeys, type JwtKey } from './auth/jwt-keys.js';
+
+export type { JwtKey } from './auth/jwt-keys.js';
 
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const str = () => z.preprocess(emptyToUndefined, z.string().optional());
@@ -108,6 +111,15 @@ const EnvSchema = z
     EDIT_WINDOW_S: int(2 * 24 * 3600, 0, 365 * 24 * 3600), // seconds after sending that its sender may edit a message (2 days)
     /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels). Cluster mode: sharded. */
     SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).optional()),
+    /** Presence: each node refreshes its socket counts this often; a node silent for 3 beats is dead, its users offline by the 4th (60 s by default, §9). */
+    PRESENCE_HEARTBEAT_MS: int(15_000, 50, 15_000),
+    /** Offline push (§9): unset = off. Members without a connected socket get messages posted here. */
+    PUSH_WEBHOOK_URL: z.preprocess(emptyToUndefined, z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), 'must be an http: or https: URL').optional()),
+    PUSH_WEBHOOK_SECRET: str(), // HMAC-SHA256 key of X-Signature; required with PUSH_WEBHOOK_URL
+    PUSH_BATCH_MS: int(2_000, 0, 600_000), // at most one post per user per this window
+    PUSH_ATTEMPTS: int(8, 1, 50), // tries of one post before it is dead-lettered
+    PUSH_BACKOFF_MS: int(1_000, 1, 3_600_000), // first retry delay, doubled each attempt
+    PUSH_TIMEOUT_MS: int(5_000, 100, 120_000), // one post's time limit
   })
   .superRefine((env, ctx) => {
     const urls = env.REDIS_URL.split(',').map((u) => u.trim());
@@ -143,6 +155,8 @@ const EnvSchema = z
     }
     if (env.SHUTDOWN_READY_DELAY_MS >= env.SHUTDOWN_TIMEOUT_MS)
       ctx.addIssue({ code: 'custom', path: ['SHUTDOWN_READY_DELAY_MS'], message: 'must be below SHUTDOWN_TIMEOUT_MS' });
+    if (env.PUSH_WEBHOOK_URL && !env.PUSH_WEBHOOK_SECRET)
+      ctx.addIssue({ code: 'custom', path: ['PUSH_WEBHOOK_SECRET'], message: 'is required with PUSH_WEBHOOK_URL' });
     if (env.ADMIN_BASIC_AUTH && !/^[^:]+:.+$/.test(env.ADMIN_BASIC_AUTH))
       ctx.addIssue({ code: 'custom', path: ['ADMIN_BASIC_AUTH'], message: 'must be user:password' });
   });
@@ -163,11 +177,14 @@ export interface SocketBudget {
   disconnectAfterMs: number;
 }
 
-export interface JwtKey {
-  /** `kid` header value, or undefined for the default key. */
-  kid?: string;
-  key: string;
-  algorithms: ('HS256' | 'RS256' | 'ES256')[];
+
+export interface PushConfig {
+  url: string;
+  secret: string;
+  batchMs: number;
+  attempts: number;
+  backoffMs: number;
+  timeoutMs: number;
 }
 
 export interface Config {
@@ -187,47 +204,13 @@ export interface Config {
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[]; socketBudget: SocketBudget };
   delivery: { concurrency: number; attempts: number; backoffMs: number };
   messaging: { appendBatchMax: number; appendBatchLingerMs: number; editWindowMs: number };
+  presence: { heartbeatMs: number };
+  /** Offline push; absent when PUSH_WEBHOOK_URL is unset. */
+  push?: PushConfig;
   shutdownTimeoutMs: number;
   /** Time between "not ready" and closing the port on shutdown (0: close at once). */
   shutdownReadyDelayMs: number;
   admin: { basicAuth?: string };
-}
-
-const MIN_HS256_BYTES = 32;
-
-/**
- * `JWT_KEYS`: `{ "<kid>": { "alg": "HS256"|"RS256"|"ES256", "key": "..." } }`, or the old
- * `{ "<kid>": "<key>" }` where the key type is unambiguous: a PEM public key (RS256/ES256) or an
- * HMAC secret that does not look like an unarmoured public key (base64 DER), which is refused.
- */
-function parseJwtKeys(raw: string): JwtKey[] {
-  const shape = 'must be a JSON object of kid -> {"alg": "HS256"|"RS256"|"ES256", "key": "..."} (or kid -> PEM/secret)';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new Error(shape);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(shape);
-  return Object.entries(parsed as Record<string, unknown>).map(([kid, v]) => {
-    if (typeof v === 'string' && v.length > 0) {
-      const key = v.replace(/\\n/g, '\n');
-      if (!key.includes('-----BEGIN') && /^(MII|MFkw|MHYw|MCow)[A-Za-z0-9+/]{40,}={0,2}$/.test(key))
-        throw new Error(`key "${kid}" looks like a public key without PEM armour: give {"alg", "key"} explicitly`);
-      return { kid, key, algorithms: algorithmsFor(key) };
-    }
-    const o = v as { alg?: unknown; key?: unknown } | null;
-    if (typeof o !== 'object' || o === null || typeof o.key !== 'string' || o.key.length === 0 || !['HS256', 'RS256', 'ES256'].includes(o.alg as string))
-      throw new Error(shape);
-    const key = o.key.replace(/\\n/g, '\n');
-    if (o.alg !== 'HS256' && !key.includes('-----BEGIN')) throw new Error(`key "${kid}": ${String(o.alg)} needs a PEM public key`);
-    return { kid, key, algorithms: [o.alg as JwtKey['algorithms'][number]] };
-  });
-}
-
-function algorithmsFor(key: string): JwtKey['algorithms'] {
-  if (!key.includes('-----BEGIN')) return ['HS256'];
-  return key.includes('EC ') || key.includes('ecdsa') ? ['ES256'] : ['RS256', 'ES256'];
 }
 
 /** Credentials in URLs (`scheme://user:password@host`) masked, for start-up lines and logs (§7). */
@@ -283,6 +266,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
     messaging: { appendBatchMax: e.APPEND_BATCH_MAX, appendBatchLingerMs: e.APPEND_BATCH_LINGER_MS, editWindowMs: e.EDIT_WINDOW_S * 1000 },
+    presence: { heartbeatMs: e.PRESENCE_HEARTBEAT_MS },
+    ...(e.PUSH_WEBHOOK_URL && e.PUSH_WEBHOOK_SECRET
+      ? { push: { url: e.PUSH_WEBHOOK_URL, secret: e.PUSH_WEBHOOK_SECRET, batchMs: e.PUSH_BATCH_MS, attempts: e.PUSH_ATTEMPTS, backoffMs: e.PUSH_BACKOFF_MS, timeoutMs: e.PUSH_TIMEOUT_MS } }
+      : {}),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownReadyDelayMs: e.SHUTDOWN_READY_DELAY_MS,
     admin: { basicAuth: e.ADMIN_BASIC_AUTH },

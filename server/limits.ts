@@ -25,6 +25,7 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitFamily, { points: number; seco
   handshake: { points: 100, seconds: 10 }, // per IP: 10 connects/s
   rest: { points: 300, seconds: 10 }, // per user or IP: 30 requests/s
   added: { points: 20, seconds: 3600 }, // per user added by others: 20 conversations an hour (§7)
+  presence: { points: 20, seconds: 10 }, // 2 presence:subscribe/s (each replaces the whole set)
 });
 
 /** Share of a limit one node leases at a time. */

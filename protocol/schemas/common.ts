@@ -20,6 +20,7 @@ export const LIMITS = Object.freeze({
   syncDefault: 100,
   syncMax: 200,
   emojiMaxChars: 32,
+  presenceSubscribeMax: 200, // users one socket watches at once (§9)
 });
 
 /** MIME types accepted for attachments by default. */

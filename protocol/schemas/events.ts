@@ -17,6 +17,7 @@ import {
   MessageSchema,
   RoleSchema,
 } from './model.js';
+import { PresenceSchema, PresenceSubscribeOkShape, PresenceSubscribeSchema } from './presence.js';
 
 // ---------------------------------------------------------------- client -> server payloads
 // Every object is strict: an unknown key is INVALID_ARGUMENT, never silently dropped.
@@ -141,6 +142,7 @@ export const SendAckSchema = ackSchema(SendOkShape);
 export const SyncAckSchema = ackSchema(SyncOkShape);
 export const EditAckSchema = ackSchema(EditOkShape);
 export const EmptyAckSchema = ackSchema(EmptyOkShape);
+export const PresenceSubscribeAckSchema = ackSchema(PresenceSubscribeOkShape);
 
 // ---------------------------------------------------------------- server -> client payloads
 
@@ -195,6 +197,7 @@ export const CLIENT_EVENTS = {
   'message:edit': { payload: MessageEditSchema, ack: EditAckSchema },
   'message:delete': { payload: MessageDeleteSchema, ack: EmptyAckSchema },
   'message:react': { payload: MessageReactSchema, ack: EmptyAckSchema },
+  'presence:subscribe': { payload: PresenceSubscribeSchema, ack: PresenceSubscribeAckSchema },
 } as const;
 export type ClientEventName = keyof typeof CLIENT_EVENTS;
 export const CLIENT_EVENT_NAMES = Object.keys(CLIENT_EVENTS) as ClientEventName[];
@@ -211,6 +214,7 @@ export const SERVER_EVENTS = {
   typing: TypingEventSchema,
   'session:expired': SessionExpiredSchema,
   'server:draining': ServerDrainingSchema,
+  presence: PresenceSchema,
 } as const;
 export type ServerEventName = keyof typeof SERVER_EVENTS;
 export const SERVER_EVENT_NAMES = Object.keys(SERVER_EVENTS) as ServerEventName[];

@@ -74,9 +74,18 @@ export type HistoryResponse = z.infer<typeof HistoryResponseSchema>;
 /** `POST /v1/conversations/:id/messages` response (201 new, 200 repeat). */
 export const PostMessageResponseSchema = z.strictObject({ message: MessageSchema, duplicate: z.boolean() });
 
-/** `PUT /v1/me/settings` */
-export const SettingsSchema = z.strictObject({ readReceipts: z.boolean() });
+/** `GET /v1/me/settings`: the caller's privacy settings. */
+export const SettingsSchema = z.strictObject({ readReceipts: z.boolean(), presence: z.boolean() });
 export type Settings = z.infer<typeof SettingsSchema>;
+/** `PUT /v1/me/settings`: the settings to change (at least one); the others stay. */
+export const SettingsUpdateSchema = z
+  .strictObject({ readReceipts: z.boolean().optional(), presence: z.boolean().optional() })
+  .refine((s) => s.readReceipts !== undefined || s.presence !== undefined, { message: 'name at least one setting', path: ['readReceipts'] });
+export type SettingsUpdate = z.infer<typeof SettingsUpdateSchema>;
+
+/** `PUT` and `GET /v1/conversations/:id/settings`: the caller's settings for one conversation. */
+export const ConversationSettingsSchema = z.strictObject({ muted: z.boolean() });
+export type ConversationSettings = z.infer<typeof ConversationSettingsSchema>;
 
 /** `GET /v1/admin/dlq` */
 export const DlqQuerySchema = z.strictObject({

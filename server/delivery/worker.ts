@@ -45,6 +45,8 @@ export interface DeliveryWorkerOptions {
   onDelivered?: (message: Message, acceptedAt: number) => void;
   /** Observes each job moved to the dead-letter queue (metrics). */
   onDeadLettered?: () => void;
+  /** Runs once per delivered batch, after its emits reached Redis (offline push); must not throw. */
+  afterDelivered?: (messages: Message[], jobId: string | undefined) => Promise<void>;
 }
 
 export interface DeadLetter {
@@ -79,6 +81,7 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
     for (const message of messages) await opts.publish(message, event);
     await opts.published?.();
     for (const message of messages) opts.onDelivered?.(message, acceptedAt);
+    await opts.afterDelivered?.(messages, job.id);
     // Ids only (never text): each send's "message accepted" line names its messageId and jobId.
     jobLog(job).debug({ messageIds: messages.map((m) => m.id), attempt: job.attemptsMade + 1 }, 'delivered');
   }

@@ -93,5 +93,7 @@ export function createRelayHandlers(io: GatewayServer): EventHandlers {
     'message:edit': noStoredMessages,
     'message:delete': noStoredMessages,
     'message:react': noStoredMessages,
+    // A relay keeps no presence: everyone watched reads as offline.
+    'presence:subscribe': async (_ctx, p) => ({ presence: [...new Set(p.userIds)].map((userId) => ({ userId, online: false })) }),
   };
 }

@@ -47,6 +47,8 @@ export interface SocketServingOptions {
   trustProxy?: TrustProxy;
   /** The per-socket event budget (§7); §7's defaults when unset. */
   budget?: SocketBudget;
+  /** Told of every socket that connects and disconnects (presence counts). */
+  presence?: { connected(userId: string): void; disconnected(userId: string): void };
 }
 
 /** Conversation rooms joined at connect, the most recently active; a user in more sees the rest via sync/REST. */
@@ -149,6 +151,7 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     const left = (perUser.get(userId) ?? 1) - 1;
     if (left > 0) perUser.set(userId, left);
     else perUser.delete(userId);
+    opts.presence?.disconnected(userId);
     opts.metrics.socketsConnected.dec();
     opts.metrics.disconnects.inc({ reason });
     if (debug) loggerOf(this).debug({ reason }, 'disconnected');
@@ -159,6 +162,7 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
     opts.metrics.connects.inc();
     opts.metrics.socketsConnected.inc();
+    opts.presence?.connected(userId);
     if (debug) loggerOf(socket).debug('connected');
 
     // A token that expires while connected ends the socket at `exp`.

@@ -139,7 +139,7 @@ export function createMessageService(deps: MessageDeps) {
     realtime.typing({ conversationId: input.conversationId, userId, typing: input.typing });
   }
 
-  async function settings(userId: string): Promise<Settings> {
+  async function settings(userId: string): Promise<Pick<Settings, 'readReceipts'>> {
     return { readReceipts: await store.getReadReceipts(userId) };
   }
 

@@ -52,4 +52,4 @@ export interface Limiter {
 }
 
 /** `added` is keyed by the user being added (by others) to a conversation, not by the actor. */
-export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest' | 'added' | 'change';
+export type LimitFamily = 'send' | 'receipt' | 'typing' | 'membership' | 'read' | 'handshake' | 'rest' | 'added' | 'change' | 'presence';

@@ -5,6 +5,7 @@ import type { Messaging } from '../messaging/index.js';
 import type { Limiter } from '../messaging/ports.js';
 import type { Metrics } from '../metrics.js';
 import type { Queue } from 'bullmq';
+import type { Mutes } from '../push/mutes.js';
 
 /** What the REST routers need; built by app.ts. */
 export interface RestDeps {
@@ -16,4 +17,9 @@ export interface RestDeps {
   metrics: Metrics;
   /** Delivery and dead-letter queues, for the admin routes. */
   queues: { delivery: Queue; deadLetter: Queue };
+  /** Settings kept beside the features that read them: presence privacy, muted conversations. */
+  settings: {
+    presence: { isHidden(userId: string): Promise<boolean>; setHidden(userId: string, hidden: boolean): Promise<void> };
+    mutes: Mutes;
+  };
 }

@@ -27,6 +27,8 @@ import {
   PostMessageHeadersSchema,
   PostMessageResponseSchema,
   SettingsSchema,
+  SettingsUpdateSchema,
+  ConversationSettingsSchema,
   type ErrorCode,
 } from '../../protocol/index.js';
 import { changePaths } from './openapi.changes.js';
@@ -153,6 +155,24 @@ function build() {
           responses: { 200: json('A page of members.', ListMembersResponseSchema), ...memberErrors },
         }),
       },
+      '/v1/conversations/{id}/settings': {
+        get: v1({
+          tags: ['conversations'],
+          operationId: 'getConversationSettings',
+          summary: 'The caller\'s settings for one conversation',
+          requestParams: { path: ConversationParamsSchema },
+          responses: { 200: json('Current settings.', ConversationSettingsSchema), ...memberErrors },
+        }),
+        put: v1({
+          tags: ['conversations'],
+          operationId: 'putConversationSettings',
+          summary: 'Mute or unmute a conversation',
+          description: `A muted conversation's messages are never posted to the offline-push webhook for the caller. ${NON_MEMBER_RULE}`,
+          requestParams: { path: ConversationParamsSchema },
+          requestBody: { required: true, content: { 'application/json': { schema: ConversationSettingsSchema } } },
+          responses: { 200: json('The settings now in force.', ConversationSettingsSchema), ...memberErrors, ...errors(['PAYLOAD_TOO_LARGE']) },
+        }),
+      },
       '/v1/conversations/{id}/messages': {
         get: v1({
           tags: ['messages'],
@@ -202,9 +222,11 @@ function build() {
         put: v1({
           tags: ['me'],
           operationId: 'putSettings',
-          summary: 'Set read-receipt privacy',
-          description: 'With `readReceipts: false` the caller\'s `readSeq` is hidden from other members and no `read` receipts are broadcast.',
-          requestBody: { required: true, content: { 'application/json': { schema: SettingsSchema } } },
+          summary: 'Set read-receipt and presence privacy',
+          description:
+            'Name one setting or both; the others stay. With `readReceipts: false` the caller\'s `readSeq` is hidden from other ' +
+            'members and no `read` receipts are broadcast. With `presence: false` the caller is always offline to others.',
+          requestBody: { required: true, content: { 'application/json': { schema: SettingsUpdateSchema } } },
           responses: {
             200: json('The settings now in force.', SettingsSchema),
             ...errors(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED']),

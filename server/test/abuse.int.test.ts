@@ -72,6 +72,14 @@ function templates(conversationId: string): Record<ClientEventName, unknown[]> {
     'message:edit': mutate({ ...conv, messageId: 'x', text: 'hi' }, { conversationId: BAD_IDS, messageId: BAD_IDS, text: [...BAD_STRINGS, ' \t\n ', '😀'.repeat(4_001)] }),
     'message:delete': mutate({ ...conv, messageId: 'x' }, { conversationId: BAD_IDS, messageId: BAD_IDS }),
     'message:react': mutate({ ...conv, messageId: 'x', emoji: '👍', on: true }, { conversationId: BAD_IDS, messageId: BAD_IDS, emoji: [...BAD_STRINGS, '😀'.repeat(33)], on: BAD_BOOLEANS }),
+    // Not mutate(): an empty list is a valid subscription (it clears the watched set).
+    'presence:subscribe': [
+      ...BAD_STRINGS.filter((v) => !Array.isArray(v)).map((userIds) => ({ userIds })),
+      { userIds: BAD_USER_IDS },
+      { userIds: Array.from({ length: 201 }, (_, i) => `u${i}`) },
+      { userIds: ['x'], extra: 1 },
+      {},
+    ],
   };
 }
 

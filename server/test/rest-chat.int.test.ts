@@ -75,8 +75,8 @@ describe.each(LANES)('REST chat on %s', (store) => {
       const bobApi = api('bob', 1);
       const off = await bobApi.put('/v1/me/settings', { readReceipts: false });
       expect(off.status).toBe(200);
-      expect(off.body).toEqual({ readReceipts: false });
-      expect((await bobApi.get('/v1/me/settings')).body).toEqual({ readReceipts: false });
+      expect(off.body).toEqual({ readReceipts: false, presence: true });
+      expect((await bobApi.get('/v1/me/settings')).body).toEqual({ readReceipts: false, presence: true });
 
       const members = async (viewer: string) => {
         const res = await api(viewer).get<{ members: Member[]; nextCursor?: string }>(`/v1/conversations/${room}/members`);

@@ -1,0 +1,162 @@
+// Offline push (§9) on a BullMQ queue of its own, off the delivery path: the delivery worker
+// hands each delivered batch over with one `fanout` job, after its `message:new` emits left.
+//   fanout: per message, the members who are not online anywhere and did not mute the
+//           conversation get it appended to their pending list; the first append of a window
+//           schedules that user's `flush` PUSH_BATCH_MS later (a Redis marker that expires
+//           with the window, so one flush per user per window).
+//   flush:  takes the user's pending list and makes ONE `post` of one conversation's messages;
+//           what is left (other conversations) waits for the next window.
+//   post:   the signed webhook call, retried with exponential back-off; after the last attempt
+//           it moves to the push dead-letter queue.
+import { createHash } from 'node:crypto';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { RedisClient as Redis } from '../redis.js';
+import type { Message } from '../../protocol/index.js';
+import type { PushConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { PresenceStore } from '../presence/presence-store.js';
+import type { Store } from '../store/store.js';
+import type { Mutes } from './mutes.js';
+import { postWebhook, type PushBody } from './webhook.js';
+
+export const PUSH_QUEUE = 'push';
+export const PUSH_DEAD_LETTER_QUEUE = 'push-dlq';
+/** A user's pending list keeps the newest this many messages; older ones are dropped unposted. */
+const MAX_PENDING = 200;
+const PENDING_TTL_S = 24 * 3600;
+/** A flush runs a little after its window's marker expired, so nothing lands between the two. */
+const FLUSH_SLACK_MS = 50;
+
+type PushJob = { name: 'fanout'; data: { messages: Message[] } } | { name: 'flush'; data: { userId: string } } | { name: 'post'; data: PushBody };
+
+export interface PushOptions {
+  connection: Redis;
+  /** Blocking connection for the workers; absent on nodes that run no workers (enqueue only). */
+  workerConnection?: Redis;
+  prefix: string;
+  config: PushConfig;
+  store: Store;
+  presence: PresenceStore;
+  mutes: Mutes;
+  logger: Logger;
+  onPosted?: () => void;
+  onDeadLettered?: () => void;
+}
+
+export type Push = ReturnType<typeof createPush>;
+
+export function createPush(opts: PushOptions) {
+  const { connection: redis, config } = opts;
+  const log = opts.logger.child({ module: 'push' });
+  const queue = new Queue(PUSH_QUEUE, { connection: redis, prefix: opts.prefix });
+  const dlq = new Queue(PUSH_DEAD_LETTER_QUEUE, { connection: redis, prefix: opts.prefix });
+  const keep = { removeOnComplete: { age: 600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600, count: 10_000 } };
+  const pendingKey = (userId: string) => `${opts.prefix}:push:{${userId}}:pending`;
+  const windowKey = (userId: string) => `${opts.prefix}:push:{${userId}}:window`;
+
+  /** Current members of the conversation, paged through the store. */
+  async function membersOf(conversationId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await opts.store.listMembers(conversationId, { limit: 1_000, ...(cursor ? { cursor } : {}) });
+      ids.push(...page.items.map((m) => m.userId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return ids;
+  }
+
+  /** Opens the user's window unless one is open; the opener schedules the window's flush. */
+  async function scheduleFlush(userId: string): Promise<void> {
+    const opened = await redis.set(windowKey(userId), '1', 'PX', Math.max(1, config.batchMs), 'NX');
+    if (opened) await queue.add('flush', { userId }, { ...keep, delay: config.batchMs + FLUSH_SLACK_MS, attempts: 3, backoff: { type: 'exponential', delay: 200 } });
+  }
+
+  async function fanout(messages: Message[]): Promise<void> {
+    const byConversation = new Map<string, Message[]>();
+    for (const m of messages) byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
+    for (const [conversationId, batch] of byConversation) {
+      const members = await membersOf(conversationId);
+      const [online, muted] = await Promise.all([opts.presence.online(members), opts.mutes.mutedAmong(conversationId, members)]);
+      const offline = members.filter((u) => !online.has(u) && !muted.has(u));
+      for (const userId of offline) {
+        const theirs = batch.filter((m) => m.senderId !== userId);
+        if (theirs.length === 0) continue;
+        await redis
+          .multi()
+          .rpush(pendingKey(userId), ...theirs.map((m) => JSON.stringify(m)))
+          .ltrim(pendingKey(userId), -MAX_PENDING, -1)
+          .expire(pendingKey(userId), PENDING_TTL_S)
+          .exec();
+        await scheduleFlush(userId);
+      }
+    }
+  }
+
+  async function flush(userId: string): Promise<void> {
+    const [[, raw]] = ((await redis.multi().lrange(pendingKey(userId), 0, -1).del(pendingKey(userId)).exec()) ?? []) as [[unknown, string[]]];
+    const pending = raw.map((s) => JSON.parse(s) as Message);
+    if (pending.length === 0) return;
+    const conversationId = pending[0]!.conversationId;
+    const messages = pending.filter((m) => m.conversationId === conversationId);
+    const rest = pending.filter((m) => m.conversationId !== conversationId);
+    await queue.add('post', { userId, conversationId, messages } satisfies PushBody, {
+      ...keep,
+      // BullMQ ids may not hold ':', which user ids may.
+      jobId: `post-${createHash('sha256').update(userId).digest('hex').slice(0, 24)}-${messages[0]!.id}`,
+      attempts: config.attempts,
+      backoff: { type: 'exponential', delay: config.backoffMs },
+    });
+    if (rest.length) {
+      // Back in front, in order: the next window posts the next conversation.
+      await redis.lpush(pendingKey(userId), ...rest.reverse().map((m) => JSON.stringify(m)));
+      await scheduleFlush(userId);
+    }
+  }
+
+  async function run(job: Job): Promise<void> {
+    const j = job as unknown as PushJob;
+    if (j.name === 'fanout') return fanout(j.data.messages);
+    if (j.name === 'flush') return flush(j.data.userId);
+    await postWebhook(config, j.data, job.id ?? '');
+    opts.onPosted?.();
+  }
+
+  const worker = opts.workerConnection
+    ? new Worker(PUSH_QUEUE, run, { connection: opts.workerConnection, prefix: opts.prefix, concurrency: 8 })
+    : undefined;
+  worker?.on('failed', (job, err) => {
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    log.warn({ jobId: job.id, name: job.name, attemptsMade: job.attemptsMade, err: err.message }, 'push dead-lettered');
+    void dlq
+      .add('dead', { name: job.name, data: job.data, originalJobId: job.id ?? '', failedReason: err.message, attemptsMade: job.attemptsMade, failedAt: Date.now() }, { removeOnComplete: true, removeOnFail: true })
+      .then(() => opts.onDeadLettered?.())
+      .catch((e: unknown) => log.error({ err: e, jobId: job.id }, 'could not dead-letter push'));
+  });
+  worker?.on('error', (err) => log.warn({ err: err.message }, 'push worker error'));
+
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    dlq,
+    /**
+     * Hands a delivered batch to push: one job, added after its emits left, so neither a slow
+     * webhook nor this enqueue delays `message:new`. System messages are not pushed. Never throws.
+     */
+    async delivered(messages: readonly Message[], deliveryJobId: string | undefined): Promise<void> {
+      const pushed = messages.filter((m) => m.kind !== 'system');
+      if (pushed.length === 0) return;
+      // Keyed by the delivery job: a retried delivery does not push twice.
+      await queue
+        .add('fanout', { messages: pushed }, { ...keep, ...(deliveryJobId ? { jobId: `fanout-${deliveryJobId}` } : {}), attempts: 5, backoff: { type: 'exponential', delay: 500 } })
+        .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err), deliveryJobId }, 'push not enqueued'));
+    },
+    close(): Promise<void> {
+      closing ??= (async () => {
+        await worker?.close();
+        await Promise.all([queue.close(), dlq.close()]);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,203 @@
+// Offline push (§9) over two gateway nodes on real Redis and PostgreSQL, to a real HTTP receiver
+// on this machine: one signed, batched post per offline member, none to online, muted or sending
+// members; retries after 500s, then the push dead-letter queue; and a webhook that hangs does
+// not hold back `message:new` (shown by order of events: the next message is delivered while the
+// previous post is still unanswered).
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Message } from '../../protocol/index.js';
+import { PUSH_DEAD_LETTER_QUEUE, PUSH_QUEUE } from '../push/push.js';
+import { call, clientMsgId, inbox } from './support/chat.js';
+import { startCluster, type Cluster } from './support/cluster.js';
+import { redisUrl } from './support/env.js';
+import { client } from './support/http.js';
+
+const SECRET = 'push-test-secret';
+const BATCH_MS = 500;
+
+interface Post {
+  userId: string;
+  conversationId: string;
+  messages: Message[];
+  signatureOk: boolean;
+  pushId: string;
+  at: number;
+}
+
+/** A webhook receiver: records every request, answers as `answer(userId)` says. */
+function startReceiver() {
+  const posts: Post[] = [];
+  const held: ServerResponse[] = [];
+  const waiters = new Set<() => void>();
+  let answer: (userId: string, attempt: number) => number | 'hang' = () => 200;
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const expected = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+      const parsed = JSON.parse(body.toString('utf8')) as Omit<Post, 'signatureOk' | 'pushId' | 'at'>;
+      const pushId = String(req.headers['x-push-id']);
+      posts.push({ ...parsed, signatureOk: req.headers['x-signature'] === expected, pushId, at: Date.now() });
+      for (const w of [...waiters]) w();
+      const verdict = answer(parsed.userId, posts.filter((p) => p.pushId === pushId).length);
+      if (verdict === 'hang') held.push(res);
+      else res.writeHead(verdict).end();
+    });
+  });
+  return {
+    posts,
+    set answer(fn: typeof answer) {
+      answer = fn;
+    },
+    listen: () => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))),
+    until(predicate: (posts: Post[]) => boolean, timeoutMs = 10_000): Promise<void> {
+      if (predicate(posts)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for posts (have ${posts.length})`)), timeoutMs);
+        const check = () => {
+          if (!predicate(posts)) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+      });
+    },
+    close() {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+let cluster: Cluster;
+let receiver: ReturnType<typeof startReceiver>;
+let redis: Redis;
+let pushQueue: Queue;
+let pushDlq: Queue;
+const uid = (name: string) => `${name}-${process.pid}-${Date.now().toString(36)}`;
+
+beforeAll(async () => {
+  receiver = startReceiver();
+  const port = await receiver.listen();
+  cluster = await startCluster({
+    nodes: 2,
+    env: {
+      PUSH_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
+      PUSH_WEBHOOK_SECRET: SECRET,
+      PUSH_BATCH_MS: String(BATCH_MS),
+      PUSH_ATTEMPTS: '6',
+      PUSH_BACKOFF_MS: '50',
+      PUSH_TIMEOUT_MS: '3000',
+      PRESENCE_HEARTBEAT_MS: '1000',
+    },
+  });
+  redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  pushQueue = new Queue(PUSH_QUEUE, { connection: redis, prefix: cluster.env.REDIS_PREFIX! });
+  pushDlq = new Queue(PUSH_DEAD_LETTER_QUEUE, { connection: redis, prefix: cluster.env.REDIS_PREFIX! });
+});
+afterAll(async () => {
+  await cluster?.close();
+  await receiver?.close();
+  await pushQueue?.close();
+  await pushDlq?.close();
+  await redis?.quit();
+});
+
+/** Nothing left to run in the push queue: every fan-out, flush and post has finished. */
+async function pushSettled(): Promise<void> {
+  await expect
+    .poll(async () => {
+      const c = await pushQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      return Object.values(c).reduce((a, b) => a + b, 0);
+    }, { timeout: 15_000, interval: 50 })
+    .toBe(0);
+}
+
+/** A group made by `owner` (online on node 0) with the given members; returns its id. */
+async function group(ownerSocket: Awaited<ReturnType<Cluster['connect']>>, memberIds: string[]): Promise<string> {
+  const { conversation } = await call(ownerSocket, 'conversation:create', { type: 'group', title: 'push', memberIds });
+  return conversation.id;
+}
+
+describe('offline push through the webhook', () => {
+  it('posts one signed batch per offline member within PUSH_BATCH_MS + 1 s, none to online, muted or sending members', async () => {
+    const [alice, bob, carol, dave] = ['alice', 'bob', 'carol', 'dave'].map(uid) as [string, string, string, string];
+    const aliceSocket = await cluster.connect(alice, 0);
+    const carolSocket = await cluster.connect(carol, 1);
+    const conversationId = await group(aliceSocket, [bob, carol, dave]);
+    const muted = await client(cluster.nodes[1]!.url, cluster.token(dave)).put(`/v1/conversations/${conversationId}/settings`, { muted: true });
+    expect(muted.body).toEqual({ muted: true });
+    // Only members have settings for a conversation; a bad body changes nothing.
+    const outsider = client(cluster.nodes[0]!.url, cluster.token(uid('outsider')));
+    expect((await outsider.put(`/v1/conversations/${conversationId}/settings`, { muted: true })).status).toBe(404);
+    const daveApi = client(cluster.nodes[0]!.url, cluster.token(dave));
+    expect((await daveApi.put(`/v1/conversations/${conversationId}/settings`, { muted: 'yes' })).status).toBe(400);
+    expect((await daveApi.get(`/v1/conversations/${conversationId}/settings`)).body).toEqual({ muted: true });
+    const carolInbox = inbox(carolSocket);
+
+    const sentAt = Date.now();
+    const sent: Message[] = [];
+    for (const text of ['one', 'two', 'three']) sent.push((await call(aliceSocket, 'message:send', { conversationId, clientMsgId: clientMsgId('push'), kind: 'text', text })).message);
+    await carolInbox.hasAll(sent.map((m) => m.id));
+
+    await receiver.until((ps) => ps.some((p) => p.userId === bob), BATCH_MS + 1_000 + 2_000);
+    const bobPosts = receiver.posts.filter((p) => p.userId === bob);
+    expect(bobPosts[0]!.at - sentAt).toBeLessThanOrEqual(BATCH_MS + 1_000);
+    await pushSettled();
+    expect(receiver.posts.filter((p) => p.userId === bob)).toHaveLength(1);
+    expect(bobPosts[0]).toMatchObject({ conversationId, signatureOk: true });
+    expect(bobPosts[0]!.messages.map((m) => m.text)).toEqual(['one', 'two', 'three']);
+    for (const other of [alice, carol, dave]) expect(receiver.posts.filter((p) => p.userId === other)).toEqual([]);
+  });
+
+  it('a post refused with 500 five times arrives on the sixth try', async () => {
+    const [owner, erin] = ['owner', 'erin'].map(uid) as [string, string];
+    receiver.answer = (userId, attempt) => (userId === erin && attempt <= 5 ? 500 : 200);
+    const ownerSocket = await cluster.connect(owner, 0);
+    const conversationId = await group(ownerSocket, [erin]);
+    await call(ownerSocket, 'message:send', { conversationId, clientMsgId: clientMsgId('retry'), kind: 'text', text: 'again' });
+    await receiver.until((ps) => ps.filter((p) => p.userId === erin).length >= 6, 15_000);
+    await pushSettled();
+    const tries = receiver.posts.filter((p) => p.userId === erin);
+    expect(tries).toHaveLength(6);
+    expect(new Set(tries.map((p) => p.pushId)).size).toBe(1); // one post, retried
+    expect(tries.every((p) => p.signatureOk)).toBe(true);
+  });
+
+  it('a post that fails every attempt moves to the push dead-letter queue', async () => {
+    const [owner, fay] = ['owner', 'fay'].map(uid) as [string, string];
+    receiver.answer = (userId) => (userId === fay ? 500 : 200);
+    const ownerSocket = await cluster.connect(owner, 1);
+    const conversationId = await group(ownerSocket, [fay]);
+    await call(ownerSocket, 'message:send', { conversationId, clientMsgId: clientMsgId('dlq'), kind: 'text', text: 'lost cause' });
+    await expect
+      .poll(async () => (await pushDlq.getJobs(['waiting', 'delayed', 'completed', 'failed'])).filter((j) => (j.data as { data?: { userId?: string } }).data?.userId === fay).length, { timeout: 15_000, interval: 100 })
+      .toBe(1);
+    expect(receiver.posts.filter((p) => p.userId === fay)).toHaveLength(6);
+  });
+
+  it('a webhook that hangs does not hold back delivery: the next message reaches online members while the post is unanswered', async () => {
+    const [owner, gus, hal] = ['owner', 'gus', 'hal'].map(uid) as [string, string, string];
+    receiver.answer = (userId) => (userId === gus ? 'hang' : 200);
+    const ownerSocket = await cluster.connect(owner, 0);
+    const halSocket = await cluster.connect(hal, 1);
+    const conversationId = await group(ownerSocket, [gus, hal]);
+    const halInbox = inbox(halSocket);
+    await call(ownerSocket, 'message:send', { conversationId, clientMsgId: clientMsgId('hang'), kind: 'text', text: 'first' });
+    await receiver.until((ps) => ps.some((p) => p.userId === gus));
+    const unanswered = receiver.posts.filter((p) => p.userId === gus).length;
+    const second = (await call(ownerSocket, 'message:send', { conversationId, clientMsgId: clientMsgId('hang'), kind: 'text', text: 'second' })).message;
+    const start = Date.now();
+    await halInbox.hasAll([second.id]);
+    // Still held: the delivery did not wait for it (the post's time limit is 3 s).
+    expect(receiver.posts.filter((p) => p.userId === gus)).toHaveLength(unanswered);
+    expect(Date.now() - start).toBeLessThan(1_000);
+  });
+});
