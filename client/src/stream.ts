@@ -10,6 +10,11 @@
 // lastSeq is a repeat: de-duplication by seq is de-duplication by id. The same sync runs after
 // every reconnection. If the server refuses the range for good (NOT_FOUND, FORBIDDEN: access
 // lost), the stream ends with a discontinuity event instead of a silent hole.
+//
+// Unordered (`ordered: false`, for load generators that measure the server, not for apps):
+// every arrival is handed over as it comes, repeats and out-of-order ones included, lastSeq is
+// the highest seq seen, and the sync after a reconnection pages on from there. No buffer, no gap
+// sync: a hole left by a lost live message is not refilled.
 import type { ErrorCode, Message, OkDataOf } from '../../protocol/index.js';
 import { isTransient, type ClientError } from './errors.js';
 import { backoffDelay, timer, type BackoffOptions } from './timing.js';
@@ -22,9 +27,12 @@ export interface Discontinuity {
   message: string;
 }
 
+/** How a message arrived: a live `message:new`, or a `conversation:sync` page. */
+export type Arrival = 'live' | 'sync';
+
 export interface StreamHandlers {
-  /** Each message once, in seq order. */
-  onMessage(message: Message): void;
+  /** Each message once, in seq order (unordered streams: every arrival). */
+  onMessage(message: Message, via: Arrival): void;
   /** false after a drop or when a gap needs a sync; true once contiguous with the server again. */
   onCaughtUp?(caughtUp: boolean): void;
   /** The server can no longer supply what follows `afterSeq`; the stream has ended. */
@@ -37,6 +45,8 @@ export interface StreamDeps {
   /** How long a seq gap may stay open before a sync closes it. */
   gapWaitMs: number;
   backoff: BackoffOptions;
+  /** false: every arrival at once, no buffer, no de-duplication (see above). */
+  ordered: boolean;
 }
 
 export class ConversationStream {
@@ -59,6 +69,7 @@ export class ConversationStream {
 
   /** A live `message:new`. */
   live(m: Message): void {
+    if (!this.deps.ordered) return this.ended ? undefined : this.deliver(m, 'live');
     if (this.ended || m.seq <= this.lastSeq || this.buffer.has(m.seq)) return;
     this.buffer.set(m.seq, m);
     this.drain();
@@ -93,12 +104,15 @@ export class ConversationStream {
     this.syncing = true;
     this.setCaughtUp(false);
     try {
-      for (let hasMore = true; hasMore && !this.ended; ) {
-        const page = await this.deps.sync(this.conversationId, this.lastSeq);
-        for (const m of page.messages) if (m.seq > this.lastSeq && !this.ended) this.deliver(m);
+      const ordered = this.deps.ordered;
+      for (let after = this.lastSeq, hasMore = true; hasMore && !this.ended; ) {
+        const page = await this.deps.sync(this.conversationId, after);
+        for (const m of page.messages) if ((!ordered || m.seq > this.lastSeq) && !this.ended) this.deliver(m, 'sync');
         for (const seq of this.buffer.keys()) if (seq <= this.lastSeq) this.buffer.delete(seq);
         this.drain();
         hasMore = page.hasMore && page.messages.length > 0;
+        // Unordered, lastSeq may have moved past the page on a live arrival: page on from the page.
+        after = ordered ? this.lastSeq : (page.messages.at(-1)?.seq ?? after);
       }
       this.failures = 0;
     } catch (err) {
@@ -129,7 +143,7 @@ export class ConversationStream {
   private drain(): void {
     for (let next = this.buffer.get(this.lastSeq + 1); next; next = this.buffer.get(this.lastSeq + 1)) {
       this.buffer.delete(next.seq);
-      this.deliver(next);
+      this.deliver(next, 'live');
     }
     if (this.buffer.size === 0) {
       clearTimeout(this.gapTimer);
@@ -137,10 +151,10 @@ export class ConversationStream {
     }
   }
 
-  private deliver(m: Message): void {
-    this.lastSeq = m.seq;
+  private deliver(m: Message, via: Arrival): void {
+    if (m.seq > this.lastSeq) this.lastSeq = m.seq;
     try {
-      this.handlers.onMessage(m);
+      this.handlers.onMessage(m, via);
     } catch (err) {
       // The app's bug must not stall the stream; it still surfaces.
       queueMicrotask(() => {
