@@ -65,6 +65,7 @@ export class SimUser {
       retry: { minMs: 200, maxMs: 2_000 },
       callTimeoutMs: opts.ackTimeoutMs,
       orderedSends: false,
+      watermarks: false,
       sendAttempts: opts.sendAttempts,
       autoConnect: false,
       socket: { transports: opts.transports, timeout: 20_000 },

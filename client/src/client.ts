@@ -26,6 +26,11 @@ export interface ClientOptions extends ConnectionOptions {
   orderedSends?: boolean;
   /** Tries per send before a transient error fails it (`sendFailed`); default unlimited: retried until stored. */
   sendAttempts?: number;
+  /**
+   * Keep other members' watermarks (`watermarks()`; `receipt` only when one moved); default
+   * true. false spares the per-message bookkeeping when nothing shows ticks (every receipt is emitted).
+   */
+  watermarks?: boolean;
   /** Connect at once; default true. */
   autoConnect?: boolean;
   fetch?: typeof fetch;
@@ -69,12 +74,13 @@ export class RelaygateClient extends Emitter<ClientEvents> {
   private readonly outbox: Outbox;
   private readonly receipts: ReceiptReporter;
   private readonly typingThrottle: TypingThrottle;
-  private readonly members = new MemberWatermarks();
+  private readonly members: MemberWatermarks | undefined;
   private readonly restored: Promise<PendingSend[]>;
 
   constructor(private readonly opts: ClientOptions) {
     super();
     const conn = (this.connection = new Connection(opts));
+    const members = (this.members = opts.watermarks === false ? undefined : new MemberWatermarks());
     this.rest = createRest({
       baseUrl: opts.url ?? '',
       token: async (refresh) => (refresh ? opts.token('refused') : conn.currentToken()),
@@ -100,7 +106,7 @@ export class RelaygateClient extends Emitter<ClientEvents> {
 
     const s = conn.socket;
     s.on('message:new', ({ message }) => this.streams.get(message.conversationId)?.live(message));
-    s.on('receipt', (r) => this.members.receipt(r) && this.emit('receipt', r));
+    s.on('receipt', (r) => (!members || members.receipt(r)) && this.emit('receipt', r));
     s.on('typing', (t) => this.emit('typing', t));
     s.on('conversation:updated', (u) => {
       // Someone left or was removed: if it was this user, the sync is refused and the stream
@@ -136,6 +142,7 @@ export class RelaygateClient extends Emitter<ClientEvents> {
   subscribe(conversationId: string, handlers: StreamHandlers, opts: SubscribeOptions = {}): Subscription {
     if (this.streams.has(conversationId)) throw new Error(`already subscribed to ${conversationId}`);
     const conn = this.connection;
+    const members = this.members;
     const stream = new ConversationStream(
       conversationId,
       opts.afterSeq ?? 0,
@@ -146,13 +153,15 @@ export class RelaygateClient extends Emitter<ClientEvents> {
         backoff: conn.retryBackoff,
         ordered: opts.ordered !== false,
       },
-      {
-        ...handlers,
-        onMessage: (m, via) => {
-          this.members.message(m);
-          handlers.onMessage(m, via);
-        },
-      },
+      members
+        ? {
+            ...handlers,
+            onMessage: (m, via) => {
+              members.message(m);
+              handlers.onMessage(m, via);
+            },
+          }
+        : handlers,
     );
     this.streams.set(conversationId, stream);
     if (!opts.skipInitialSync) void stream.sync();
@@ -216,7 +225,7 @@ export class RelaygateClient extends Emitter<ClientEvents> {
 
   /** Other members' delivered/read watermarks, as receipts and their own messages reported them. */
   watermarks(conversationId: string): ReadonlyMap<string, MemberWatermark> {
-    return this.members.get(conversationId);
+    return this.members?.get(conversationId) ?? new Map();
   }
 
   close(): void {
