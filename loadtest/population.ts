@@ -44,8 +44,13 @@ class SetupError extends Error {
   override name = 'SetupError';
 }
 
-function fail(what: string, reply: { ok: false; error: { code: string; message: string } }): never {
-  throw new SetupError(`${what}: ${reply.error.code} ${reply.error.message}`);
+/** `call`'s result; a failure (after the library's retries) as a SetupError naming the step. */
+async function step<T>(what: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw new SetupError(`${what}: ${(err as Error).message}`);
+  }
 }
 
 /** Creates one planned conversation through its creator's socket. */
@@ -53,20 +58,19 @@ async function createOne(users: SimUser[], p: PlannedConversation, runId: string
   const owner = users[p.creator]!;
   const others = p.members.filter((m) => m !== p.creator).map((m) => users[m]!.userId);
   const perCall = LIMITS.addMembersMaxPerCall;
-  const created =
+  const created = await step(
+    `create ${p.kind}`,
     p.kind === 'direct'
-      ? await owner.call('conversation:create', { type: 'direct', peerId: others[0]! })
-      : await owner.call('conversation:create', { type: p.kind, title: `${runId} ${p.kind} ${i}`, memberIds: others.slice(0, perCall) });
-  if (!created.ok) fail(`create ${p.kind}`, created);
+      ? owner.call('conversation:create', { type: 'direct', peerId: others[0]! })
+      : owner.call('conversation:create', { type: p.kind, title: `${runId} ${p.kind} ${i}`, memberIds: others.slice(0, perCall) }),
+  );
   const conversationId = created.conversation.id;
   for (let from = perCall; from < others.length; from += perCall) {
-    const added = await owner.call('conversation:addMembers', { conversationId, userIds: others.slice(from, from + perCall) });
-    if (!added.ok) fail('add channel members', added);
+    await step('add channel members', owner.call('conversation:addMembers', { conversationId, userIds: others.slice(from, from + perCall) }));
   }
   if (p.kind === 'channel') {
     for (const poster of p.posters.filter((u) => u !== p.creator)) {
-      const r = await owner.call('conversation:setRole', { conversationId, userId: users[poster]!.userId, role: 'admin' });
-      if (!r.ok) fail('make channel poster an admin', r);
+      await step('make channel poster an admin', owner.call('conversation:setRole', { conversationId, userId: users[poster]!.userId, role: 'admin' }));
     }
   }
   return toConvInfo(conversationId, p);

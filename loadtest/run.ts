@@ -75,7 +75,10 @@ export async function runLoad(input: LoadOptionsInput, hooks: RunHooks = {}): Pr
         onProgress: (done, total) => progress.update(`creating conversations ${bar(done, total)} ${done}/${total}`),
       });
       progress.log(`created ${convs.length} conversations`);
-      for (const u of users) u.startReceipts();
+      for (const u of users) {
+        u.follow();
+        u.startReceipts();
+      }
     }
 
     // ---- load

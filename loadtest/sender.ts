@@ -2,9 +2,12 @@
 // mix; within a kind the per-user pattern decides who sends next: round robin (every user at
 // the same steady rate), a Poisson process (random user, exponential gaps), or bursts of a few
 // messages from one user. Latency is measured from the actual emit, and a generator that falls
-// behind skips the backlog (counted) rather than bursting it out.
+// behind skips the backlog (counted) rather than bursting it out. Each send goes through the
+// user's client library outbox (unordered: at once, retried with the same clientMsgId up to
+// `sendAttempts` tries; each failed try is counted by the user).
+import type { SendBody } from '../client/src/index.js';
 import type { LoadOptions } from './options.js';
-import { isRetryable, type SimUser } from './sim-user.js';
+import type { SimUser } from './sim-user.js';
 import type { Stats } from './stats.js';
 import type { ConvInfo, ConversationKind, Tracker } from './tracker.js';
 import { sleep } from './util.js';
@@ -32,7 +35,7 @@ export class Sender {
   private readonly slots = new Map<ConversationKind, Slot[]>();
   private readonly cursor = new Map<ConversationKind, number>();
   private readonly kinds: { kind: ConversationKind; weight: number; current: number }[] = [];
-  private readonly text: string;
+  private readonly body: SendBody;
 
   constructor(
     private readonly users: SimUser[],
@@ -52,7 +55,7 @@ export class Sender {
       const weight = opts.mix[kind];
       if (weight > 0 && list.length) this.kinds.push({ kind, weight, current: 0 });
     }
-    this.text = 'x'.repeat(opts.messageChars);
+    this.body = { kind: 'text', text: 'x'.repeat(opts.messageChars) };
   }
 
   /** Picks the kind of the next send: smooth weighted round robin, or random for poisson. */
@@ -108,7 +111,7 @@ export class Sender {
       }
       while (due >= burst) {
         const slot = this.nextSlot(this.nextKind());
-        for (let i = 0; i < burst; i++) void this.sendOne(slot, step);
+        for (let i = 0; i < burst; i++) this.sendOne(slot, step);
         due -= burst;
         issued += burst;
       }
@@ -117,7 +120,7 @@ export class Sender {
     }
   }
 
-  private async sendOne({ user, conv }: Slot, step: number): Promise<void> {
+  private sendOne({ user, conv }: Slot, step: number): void {
     if (!user.connected) {
       this.stats.skippedOffline++;
       return;
@@ -130,21 +133,12 @@ export class Sender {
     const rec = this.tracker.register(conv, user.index, clientMsgId, step, performance.now());
     this.stats.onAttempt();
     this.inFlight++;
-    try {
-      for (let attempt = 1; attempt <= this.opts.sendAttempts; attempt++) {
-        const reply = await user.request('message:send', { conversationId: conv.id, clientMsgId, kind: 'text', text: this.text });
-        if (reply.ok) {
-          // A retry after a lost ack finds the original stored: duplicate, not an error.
-          if (reply.duplicate) this.stats.duplicateAcks++;
-          this.tracker.onAck(rec, reply.message, performance.now());
-          return;
-        }
-        this.stats.error(`message:send:${reply.error.code}`);
-        if (!isRetryable(reply.error.code) || attempt === this.opts.sendAttempts || this.stopping()) return;
-        await sleep(reply.error.retryAfterMs ?? 100 * 2 ** attempt);
-      }
-    } finally {
-      this.inFlight--;
-    }
+    user.client.send(conv.id, this.body, { clientMsgId }).stored.then(
+      (message) => {
+        this.inFlight--;
+        this.tracker.onAck(rec, message, performance.now());
+      },
+      () => void this.inFlight--, // refused for good or out of tries: stays unacked
+    );
   }
 }

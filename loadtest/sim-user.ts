@@ -1,25 +1,20 @@
-// One simulated user: one authenticated socket that behaves like a careful client. The client
-// library's connection (client/) reconnects it after every kind of drop with back-off and
-// jitter, honouring `server:draining` and RATE_LIMITED; the user catches up with
-// `conversation:sync` from the highest seq it has seen, and (when sampled) reports delivered and
-// read watermarks periodically instead of per message. Messages are counted as they arrive,
-// live or synced, rather than through the library's ordered streams: the load generator measures
-// the server's delivery, not the app-visible order.
+// One simulated user: one authenticated socket that behaves like a careful client, through the
+// client library (client/): its connection reconnects after every kind of drop with back-off and
+// jitter, honouring `server:draining` and RATE_LIMITED; its outbox sends with the same
+// clientMsgId on every try, retrying transient errors; its streams catch each conversation up
+// with `conversation:sync` after a reconnection. Both in the library's unordered modes: sends go
+// out at once rather than one per conversation at a time, and every arrival (live or synced,
+// repeats included) is counted as it comes, because the load generator measures the server's
+// delivery, not the app-visible order. Sampled users report delivered and read watermarks
+// periodically instead of per message.
 import jwt from 'jsonwebtoken';
-import { Connection, type ClientSocket } from '../client/src/index.js';
-import type { AckOf, ClientEventName, Message, PayloadOf } from '../protocol/index.js';
+import { createClient, type ClientError, type ClientSocket, type Connection, type RelaygateClient } from '../client/src/index.js';
+import type { ClientEventName, Message, OkDataOf, PayloadOf } from '../protocol/index.js';
 import type { LoadOptions } from './options.js';
 import type { Stats } from './stats.js';
 import type { ConvInfo, Tracker } from './tracker.js';
-import { sleep } from './util.js';
 
 export type { ClientSocket };
-
-/** What a request resolves with: the server's ack, or a client-side TIMEOUT. */
-export type Reply<E extends ClientEventName> = AckOf<E> | { ok: false; error: { code: 'TIMEOUT'; message: string; retryAfterMs?: number } };
-
-const RETRYABLE = new Set(['TIMEOUT', 'UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL']);
-export const isRetryable = (code: string): boolean => RETRYABLE.has(code);
 
 export interface SimUserContext {
   opts: LoadOptions;
@@ -29,13 +24,12 @@ export interface SimUserContext {
   stopping(): boolean;
 }
 
-interface UntypedEmitter<R> {
-  emit(event: string, payload: unknown, cb: (err: Error | null, res: R) => void): void;
-}
-
 interface ConnectError extends Error {
   data?: { code?: string };
 }
+
+/** An error's key in the report: the server's code, or TIMEOUT / DISCONNECTED / OFFLINE when the client decided. */
+export const errorCode = (err: ClientError): string => err.local?.toUpperCase() ?? err.code;
 
 export function userIdOf(runId: string, index: number): string {
   return `${runId}-u${index}`;
@@ -43,6 +37,7 @@ export function userIdOf(runId: string, index: number): string {
 
 export class SimUser {
   readonly userId: string;
+  readonly client: RelaygateClient;
   readonly connection: Connection;
   readonly socket: ClientSocket;
   readonly conversations: ConvInfo[] = [];
@@ -51,7 +46,6 @@ export class SimUser {
   private readonly reported = new Map<string, number>();
   private receiptTimer: NodeJS.Timeout | undefined;
   private firstConnect: Promise<void> | undefined;
-  private syncing = false;
   private msgCounter = 0;
 
   constructor(
@@ -60,29 +54,38 @@ export class SimUser {
     private readonly ctx: SimUserContext,
     readonly sendsReceipts: boolean,
   ) {
-    const { opts } = ctx;
+    const { opts, stats } = ctx;
     this.userId = userIdOf(opts.runId, index);
-    this.connection = new Connection({
+    this.client = createClient({
       url,
       // Valid past the end of the run, so never refreshed ahead.
       token: () => this.mintToken(),
       refreshBeforeExpiryMs: 0,
       reconnect: { minMs: 500, maxMs: 5_000 },
+      retry: { minMs: 200, maxMs: 2_000 },
+      callTimeoutMs: opts.ackTimeoutMs,
+      orderedSends: false,
+      watermarks: false,
+      sendAttempts: opts.sendAttempts,
+      autoConnect: false,
       socket: { transports: opts.transports, timeout: 20_000 },
     });
+    this.connection = this.client.connection;
     this.socket = this.connection.socket;
-    this.socket.on('message:new', ({ message }) => this.onMessage(message, 'live'));
-    this.socket.on('receipt', () => void this.ctx.stats.receiptsReceived++);
+    this.client.on('sent', ({ duplicate }) => {
+      // A retry after a lost ack finds the original stored: duplicate, not an error.
+      if (duplicate) stats.duplicateAcks++;
+    });
+    this.client.on('sendError', ({ error }) => stats.error(`message:send:${errorCode(error)}`));
+    this.socket.on('receipt', () => void stats.receiptsReceived++);
     this.socket.on('disconnect', () => {
-      if (!this.ctx.stopping()) this.ctx.stats.disconnects++;
+      if (!ctx.stopping()) stats.disconnects++;
     });
     this.connection.on('connect', ({ resumed }) => {
-      if (!resumed) return;
-      this.ctx.stats.reconnects++;
-      void this.syncAll();
+      if (resumed) stats.reconnects++; // the library syncs every followed conversation
     });
     this.socket.on('connect_error', (err: ConnectError) => {
-      if (!this.ctx.stopping()) this.ctx.stats.error(`connect:${err.data?.code ?? 'TRANSPORT'}`);
+      if (!ctx.stopping()) stats.error(`connect:${err.data?.code ?? 'TRANSPORT'}`);
     });
   }
 
@@ -107,35 +110,21 @@ export class SimUser {
         clearTimeout(timer);
         resolve();
       });
-      this.connection.start();
+      this.client.connect();
     });
     return this.firstConnect;
   }
 
-  /** Emits a client event and resolves with its ack, or a TIMEOUT reply. Never rejects. */
-  request<E extends ClientEventName>(event: E, payload: PayloadOf<E>, timeoutMs = this.ctx.opts.ackTimeoutMs): Promise<Reply<E>> {
-    return new Promise((resolve) => {
-      // The event map's generic emit does not narrow over a generic E; the payload type is
-      // already checked by this method's signature.
-      const timed = this.socket.timeout(timeoutMs) as unknown as UntypedEmitter<AckOf<E>>;
-      timed.emit(event, payload, (err, res) => {
-        if (err) resolve({ ok: false, error: { code: 'TIMEOUT', message: `no ack for ${event} in ${timeoutMs} ms` } });
-        else resolve(res);
-      });
-    });
+  /** Follows every conversation of the user (just created: nothing to catch up yet); the library syncs them after each reconnection. */
+  follow(): void {
+    for (const conv of this.conversations) {
+      this.client.subscribe(conv.id, { onMessage: (m, via) => this.onMessage(m, via) }, { ordered: false, skipInitialSync: true });
+    }
   }
 
-  /** Like `request`, retrying retryable errors (waiting `retryAfterMs` when rate limited). */
-  async call<E extends ClientEventName>(event: E, payload: PayloadOf<E>, attempts = 5): Promise<Reply<E>> {
-    let reply: Reply<E> = { ok: false, error: { code: 'TIMEOUT', message: 'not sent' } };
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      reply = await this.request(event, payload);
-      if (reply.ok) return reply;
-      this.ctx.stats.error(`${event}:${reply.error.code}`);
-      if (!isRetryable(reply.error.code) || attempt === attempts) return reply;
-      await sleep(reply.error.retryAfterMs ?? 100 * 2 ** attempt);
-    }
-    return reply;
+  /** A client event through the library, retrying transient errors; each failed try counts as an error. Rejects with the last ClientError. */
+  call<E extends ClientEventName>(event: E, payload: PayloadOf<E>, attempts = 5): Promise<OkDataOf<E>> {
+    return this.connection.call(event, payload, { attempts, onError: (err) => this.ctx.stats.error(`${event}:${errorCode(err)}`) });
   }
 
   private onMessage(message: Message, via: 'live' | 'sync'): void {
@@ -144,31 +133,17 @@ export class SimUser {
     this.ctx.tracker.onMessage(this.index, message, via, performance.now());
   }
 
-  /** Pages through `conversation:sync` after `afterSeq`; every message counts as seen. */
+  /** Reads the conversation after `afterSeq` (every message counts as seen); false when a page failed for good. */
   async syncConversation(conversationId: string, afterSeq: number, onPage?: (messages: Message[]) => void): Promise<boolean> {
-    let after = afterSeq;
-    for (let pages = 0; pages < 100_000; pages++) {
-      const reply = await this.call('conversation:sync', { conversationId, afterSeq: after, limit: 200 });
-      if (!reply.ok) return false;
-      for (const m of reply.messages) this.onMessage(m, 'sync');
-      onPage?.(reply.messages);
-      if (!reply.hasMore || reply.messages.length === 0) return true;
-      after = reply.messages[reply.messages.length - 1]!.seq;
-    }
-    return true;
-  }
-
-  /** After a reconnect: catch up every conversation from the highest seq seen. */
-  private async syncAll(): Promise<void> {
-    if (this.syncing) return;
-    this.syncing = true;
     try {
-      for (const conv of this.conversations) {
-        if (this.ctx.stopping()) return;
-        await this.syncConversation(conv.id, this.highestSeq.get(conv.id) ?? 0);
+      const onError = (err: ClientError) => this.ctx.stats.error(`conversation:sync:${errorCode(err)}`);
+      for await (const page of this.client.read(conversationId, { afterSeq, onError })) {
+        for (const m of page) this.onMessage(m, 'sync');
+        onPage?.(page);
       }
-    } finally {
-      this.syncing = false;
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -176,21 +151,17 @@ export class SimUser {
   startReceipts(): void {
     if (!this.sendsReceipts || this.receiptTimer) return;
     const every = this.ctx.opts.receiptIntervalMs;
+    const report = (event: 'message:delivered' | 'message:read', conversationId: string, seq: number) => {
+      this.ctx.stats.receiptsSent++;
+      this.connection.call(event, { conversationId, seq }).catch((err: ClientError) => this.ctx.stats.error(`${event}:${errorCode(err)}`));
+    };
     const tick = () => {
       if (this.ctx.stopping() || !this.connected) return;
       for (const [conversationId, seq] of this.highestSeq) {
         if ((this.reported.get(conversationId) ?? 0) >= seq) continue;
         this.reported.set(conversationId, seq);
-        this.ctx.stats.receiptsSent++;
-        void this.request('message:delivered', { conversationId, seq }).then((r) => {
-          if (!r.ok) this.ctx.stats.error(`message:delivered:${r.error.code}`);
-        });
-        if (Math.random() < this.ctx.opts.readRatio) {
-          this.ctx.stats.receiptsSent++;
-          void this.request('message:read', { conversationId, seq }).then((r) => {
-            if (!r.ok) this.ctx.stats.error(`message:read:${r.error.code}`);
-          });
-        }
+        report('message:delivered', conversationId, seq);
+        if (Math.random() < this.ctx.opts.readRatio) report('message:read', conversationId, seq);
       }
     };
     // A random phase so sampled clients do not report in lockstep.
@@ -206,7 +177,7 @@ export class SimUser {
       clearTimeout(this.receiptTimer);
       clearInterval(this.receiptTimer);
     }
-    this.connection.close();
+    this.client.close();
     this.socket.removeAllListeners();
   }
 }

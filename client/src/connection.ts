@@ -4,10 +4,10 @@
 // `server:draining` and `RATE_LIMITED` set a floor), an observable state, and calls that resolve
 // with the ok data or reject with a ClientError — also when the socket drops while waiting.
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import type { AckOf, ClientEventName, ClientToServerEvents, OkDataOf, PayloadOf, ServerToClientEvents, WireError } from '../../protocol/index.js';
+import type { ClientEventName, ClientToServerEvents, OkDataOf, PayloadOf, ServerToClientEvents, WireError } from '../../protocol/index.js';
 import { Emitter } from './emitter.js';
-import { ClientError, unavailable } from './errors.js';
-import { backoffDelay, timer, type BackoffOptions } from './timing.js';
+import { ClientError, isTransient, unavailable } from './errors.js';
+import { backoffDelay, sleep, timer, type BackoffOptions } from './timing.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -27,6 +27,8 @@ export interface ConnectionOptions {
   token: TokenProvider;
   /** Reconnection back-off; default 500 ms doubling to 15 s, with jitter. */
   reconnect?: Partial<BackoffOptions>;
+  /** Back-off between tries of a send, a sync or a retried call; default 250 ms doubling to 10 s, with jitter. */
+  retry?: Partial<BackoffOptions>;
   /** How long a call waits for its ack; default 10 s. */
   callTimeoutMs?: number;
   /** Fetch a new token this long before the current one's `exp`; default 60 s; 0: only after `session:expired`. */
@@ -55,6 +57,16 @@ export function tokenExpiry(token: string): number | undefined {
 
 type Ack = { ok: true } | { ok: false; error: WireError };
 
+export interface CallOptions {
+  /**
+   * Tries in all while the error is transient (UNAVAILABLE, RATE_LIMITED, INTERNAL), with
+   * back-off, never sooner than `retryAfterMs`; default 1. Only for calls that are safe to repeat.
+   */
+  attempts?: number;
+  /** Every failed try, before the next one or the rejection. */
+  onError?: (err: ClientError, attempt: number) => void;
+}
+
 export class Connection extends Emitter<ConnectionEvents> {
   readonly socket: ClientSocket;
   state: ConnectionState = 'connecting';
@@ -70,11 +82,13 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** Rejecters of calls waiting for an ack: a drop fails them at once instead of at their timeout. */
   private readonly waiting = new Set<(err: ClientError) => void>();
   private readonly backoff: BackoffOptions;
+  readonly retryBackoff: BackoffOptions;
   private readonly callTimeoutMs: number;
 
   constructor(private readonly opts: ConnectionOptions) {
     super();
     this.backoff = { minMs: 500, maxMs: 15_000, ...opts.reconnect };
+    this.retryBackoff = { minMs: 250, maxMs: 10_000, ...opts.retry };
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     const ioOpts: Partial<ManagerOptions & SocketOptions> = {
       transports: ['websocket'],
@@ -114,21 +128,44 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   /** Emits `event` and resolves with the ok data; rejects with a ClientError (UNAVAILABLE when offline, dropped or timed out). */
-  async call<E extends ClientEventName>(event: E, payload: PayloadOf<E>): Promise<OkDataOf<E>> {
-    // Never buffered while offline: Socket.IO would send it late, after the caller gave up.
-    if (!this.socket.connected) throw unavailable('offline');
-    let reject!: (err: ClientError) => void;
-    const dropped = new Promise<never>((_, rej) => (reject = rej));
-    this.waiting.add(reject);
-    try {
-      const emit = this.socket.timeout(this.callTimeoutMs) as unknown as { emitWithAck(e: string, p: unknown): Promise<AckOf<E>> };
-      const res = (await Promise.race([emit.emitWithAck(event, payload).catch(() => Promise.reject(unavailable('no answer in time'))), dropped])) as Ack;
-      if (!res.ok) throw new ClientError(res.error);
-      const { ok: _ok, ...data } = res;
-      return data as unknown as OkDataOf<E>;
-    } finally {
-      this.waiting.delete(reject);
+  call<E extends ClientEventName>(event: E, payload: PayloadOf<E>, opts?: CallOptions): Promise<OkDataOf<E>> {
+    return opts && ((opts.attempts ?? 1) > 1 || opts.onError) ? this.callRetrying(event, payload, opts) : this.callOnce(event, payload);
+  }
+
+  private async callRetrying<E extends ClientEventName>(event: E, payload: PayloadOf<E>, opts: CallOptions): Promise<OkDataOf<E>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce(event, payload);
+      } catch (err) {
+        const e = err as ClientError;
+        opts.onError?.(e, attempt);
+        if (attempt >= (opts.attempts ?? 1) || !isTransient(e) || this.closed) throw e;
+        await sleep(Math.max(e.retryAfterMs ?? 0, backoffDelay(attempt - 1, this.retryBackoff)));
+      }
     }
+  }
+
+  private callOnce<E extends ClientEventName>(event: E, payload: PayloadOf<E>): Promise<OkDataOf<E>> {
+    // Never buffered while offline: Socket.IO would send it late, after the caller gave up.
+    if (!this.socket.connected) return Promise.reject(unavailable('offline', 'offline'));
+    // One promise settled by whichever comes first: the ack, the timeout, or a drop (failWaiting).
+    return new Promise((resolve, reject) => {
+      const fail = (err: ClientError) => {
+        this.waiting.delete(fail);
+        reject(err);
+      };
+      this.waiting.add(fail);
+      const emit = this.socket.timeout(this.callTimeoutMs) as unknown as { emit(e: string, p: unknown, cb: (err: Error | null, res: Ack) => void): void };
+      emit.emit(event, payload, (err, res) => {
+        if (!this.waiting.delete(fail)) return; // already failed by a drop
+        if (err) reject(unavailable('timeout', 'no answer in time'));
+        else if (!res.ok) reject(new ClientError(res.error));
+        else {
+          const { ok: _ok, ...data } = res;
+          resolve(data as unknown as OkDataOf<E>);
+        }
+      });
+    });
   }
 
   /** The current token, fetched from the provider when there is none (or it is being renewed). */
@@ -220,8 +257,9 @@ export class Connection extends Emitter<ConnectionEvents> {
   }
 
   private failWaiting(reason: string): void {
-    for (const reject of this.waiting) reject(unavailable(`disconnected (${reason})`));
+    const waiting = [...this.waiting];
     this.waiting.clear();
+    for (const fail of waiting) fail(unavailable('disconnected', `disconnected (${reason})`));
   }
 
   private setState(state: ConnectionState): void {

@@ -11,6 +11,8 @@ export class ClientError extends Error {
     wire: WireError,
     /** HTTP status for REST errors; 0 when the network failed. */
     readonly status?: number,
+    /** Set when the library decided without an answer from the server: not sent (offline), the socket dropped while waiting, or no ack in time. */
+    readonly local?: LocalReason,
   ) {
     super(`${wire.code}: ${wire.message}`);
     this.code = wire.code;
@@ -26,4 +28,6 @@ export function isTransient(err: unknown): boolean {
   return !(err instanceof ClientError) || TRANSIENT.has(err.code);
 }
 
-export const unavailable = (message: string): ClientError => new ClientError({ code: 'UNAVAILABLE', message });
+export type LocalReason = 'offline' | 'disconnected' | 'timeout';
+
+export const unavailable = (local: LocalReason, message: string): ClientError => new ClientError({ code: 'UNAVAILABLE', message }, undefined, local);

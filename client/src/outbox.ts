@@ -3,6 +3,10 @@
 // entries one at a time, in order, with the same clientMsgId until the server stores it (a
 // repeat stores nothing and returns the original). Transient errors and drops retry with
 // back-off; a permanent one rejects the entry once and forgets it.
+//
+// Unordered (`ordered: false`, for load generators): every entry is its own queue, so sends to
+// one conversation go out at once instead of waiting for the previous ack; the server orders
+// them by arrival. A bound on tries makes a transient error final after that many.
 import type { Message, PayloadOf } from '../../protocol/index.js';
 import { ClientError, isTransient } from './errors.js';
 import { backoffDelay, sleep, type BackoffOptions } from './timing.js';
@@ -73,25 +77,38 @@ export function newClientMsgId(): string {
 
 interface Entry extends PendingSend {
   saved: Promise<void>;
+  /** Tries that reached the socket (an offline wait is not one). */
+  tries: number;
   resolve(m: Message): void;
   reject(err: ClientError): void;
 }
 
 export interface OutboxDeps {
-  send(payload: PayloadOf<'message:send'>): Promise<{ message: Message }>;
+  send(payload: PayloadOf<'message:send'>): Promise<{ message: Message; duplicate: boolean }>;
   isOnline(): boolean;
   persistence: OutboxPersistence;
   backoff: BackoffOptions;
-  onStored(message: Message, entry: PendingSend): void;
+  /** One conversation's sends one at a time, in order (default); false: each on its own. */
+  ordered: boolean;
+  /** Tries before a transient error is final; Infinity: retried until stored. */
+  attempts: number;
+  onStored(message: Message, entry: PendingSend, duplicate: boolean): void;
+  /** Every failed try; `willRetry` false when it is final (onFailed follows). */
+  onError(error: ClientError, entry: PendingSend, willRetry: boolean): void;
   onFailed(error: ClientError, entry: PendingSend): void;
 }
 
 export class Outbox {
+  /** Queues by lane: the conversation when ordered, else the clientMsgId. */
   private readonly queues = new Map<string, Entry[]>();
   private readonly running = new Set<string>();
   private closed = false;
 
   constructor(private readonly deps: OutboxDeps) {}
+
+  private lane(r: OutboxRecord): string {
+    return this.deps.ordered ? r.conversationId : r.clientMsgId;
+  }
 
   /** Re-queues what a previous run left unsent. */
   async restore(): Promise<PendingSend[]> {
@@ -105,7 +122,7 @@ export class Outbox {
   send(conversationId: string, body: SendBody, clientMsgId = newClientMsgId()): PendingSend {
     const record: OutboxRecord = { clientMsgId, conversationId, body, createdAt: new Date().toISOString() };
     const entry = this.enqueue(record, Promise.resolve().then(() => this.deps.persistence.save(record)));
-    void this.pump(conversationId);
+    void this.pump(this.lane(record));
     return entry;
   }
 
@@ -115,7 +132,7 @@ export class Outbox {
 
   /** After a (re)connection. */
   resume(): void {
-    for (const conversationId of this.queues.keys()) void this.pump(conversationId);
+    for (const lane of this.queues.keys()) void this.pump(lane);
   }
 
   close(): void {
@@ -127,39 +144,43 @@ export class Outbox {
     let reject!: (err: ClientError) => void;
     const stored = new Promise<Message>((res, rej) => ((resolve = res), (reject = rej)));
     stored.catch(() => {}); // surfaced through onFailed too: an app that ignores `stored` gets no unhandled rejection
-    const entry: Entry = { ...record, stored, saved, resolve, reject };
-    const queue = this.queues.get(record.conversationId) ?? [];
-    queue.push(entry);
-    this.queues.set(record.conversationId, queue);
+    const { clientMsgId, conversationId, body, createdAt } = record;
+    const entry: Entry = { clientMsgId, conversationId, body, createdAt, stored, saved, tries: 0, resolve, reject };
+    const lane = this.lane(record);
+    const queue = this.queues.get(lane);
+    if (queue) queue.push(entry);
+    else this.queues.set(lane, [entry]);
     return entry;
   }
 
-  private async pump(conversationId: string): Promise<void> {
-    if (this.running.has(conversationId)) return;
-    this.running.add(conversationId);
+  private async pump(lane: string): Promise<void> {
+    if (this.running.has(lane)) return;
+    this.running.add(lane);
     try {
-      const queue = this.queues.get(conversationId) ?? [];
+      const queue = this.queues.get(lane) ?? [];
       for (let attempt = 0; queue.length > 0 && !this.closed && this.deps.isOnline(); ) {
         const head = queue[0]!;
         try {
           await head.saved;
-          const { message } = await this.deps.send({ ...head.body, conversationId, clientMsgId: head.clientMsgId } as PayloadOf<'message:send'>);
+          const { message, duplicate } = await this.deps.send({ ...head.body, conversationId: head.conversationId, clientMsgId: head.clientMsgId } as PayloadOf<'message:send'>);
           attempt = 0;
-          await this.settle(queue, head, () => head.resolve(message));
-          this.deps.onStored(message, head);
+          // The event first, so a listener sees it before the app's `stored` continuation runs.
+          await this.settle(queue, head, () => (this.deps.onStored(message, head, duplicate), head.resolve(message)));
         } catch (err) {
           const error = err instanceof ClientError ? err : new ClientError({ code: 'INTERNAL', message: String(err) });
-          if (!isTransient(error)) {
-            await this.settle(queue, head, () => head.reject(error));
-            this.deps.onFailed(error, head);
+          if (error.local !== 'offline') head.tries++;
+          const final = !isTransient(error) || head.tries >= this.deps.attempts;
+          this.deps.onError(error, head, !final);
+          if (final) {
+            await this.settle(queue, head, () => (this.deps.onFailed(error, head), head.reject(error)));
           } else if (this.deps.isOnline()) {
             await sleep(Math.max(error.retryAfterMs ?? 0, backoffDelay(attempt++, this.deps.backoff)));
           }
         }
       }
-      if (queue.length === 0) this.queues.delete(conversationId);
+      if (queue.length === 0) this.queues.delete(lane);
     } finally {
-      this.running.delete(conversationId);
+      this.running.delete(lane);
     }
   }
 

@@ -96,10 +96,13 @@ export class MemberWatermarks {
   private raise(conversationId: string, userId: string, delivered: number, read: number): boolean {
     let members = this.byConversation.get(conversationId);
     if (!members) this.byConversation.set(conversationId, (members = new Map()));
-    const w = members.get(userId) ?? { delivered: 0, read: 0 };
-    // Read implies delivered.
-    const next = { delivered: Math.max(w.delivered, delivered, read), read: Math.max(w.read, read) };
-    members.set(userId, next);
-    return next.delivered !== w.delivered || next.read !== w.read;
+    // Read implies delivered. Raised in place: this runs for every message.
+    const d = Math.max(delivered, read);
+    const w = members.get(userId);
+    if (!w) return members.set(userId, { delivered: d, read }), d > 0;
+    if (w.delivered >= d && w.read >= read) return false;
+    w.delivered = Math.max(w.delivered, d);
+    w.read = Math.max(w.read, read);
+    return true;
   }
 }

@@ -16,9 +16,10 @@ const msg = (seq: number): Message => ({
   createdAt: new Date(0).toISOString(),
 });
 
-function setup(opts: { log?: number[]; gapWaitMs?: number; fail?: ClientError } = {}) {
+function setup(opts: { log?: number[]; gapWaitMs?: number; fail?: ClientError; ordered?: boolean } = {}) {
   const log = (opts.log ?? []).map(msg);
   const got: number[] = [];
+  const vias: string[] = [];
   const caughtUp: boolean[] = [];
   const ends: Discontinuity[] = [];
   const syncs: number[] = [];
@@ -36,11 +37,12 @@ function setup(opts: { log?: number[]; gapWaitMs?: number; fail?: ClientError } 
       isOnline: () => online,
       gapWaitMs: opts.gapWaitMs ?? 20,
       backoff: { minMs: 10, maxMs: 10 },
+      ordered: opts.ordered ?? true,
     },
-    { onMessage: (m) => got.push(m.seq), onCaughtUp: (v) => caughtUp.push(v), onDiscontinuity: (d) => ends.push(d) },
+    { onMessage: (m, via) => (got.push(m.seq), vias.push(via)), onCaughtUp: (v) => caughtUp.push(v), onDiscontinuity: (d) => ends.push(d) },
   );
   const settled = () => new Promise<void>((r) => setTimeout(r, 0));
-  return { stream, log, got, caughtUp, ends, syncs, settled, setOnline: (v: boolean) => (online = v) };
+  return { stream, log, got, vias, caughtUp, ends, syncs, settled, setOnline: (v: boolean) => (online = v) };
 }
 
 describe('ConversationStream', () => {
@@ -104,6 +106,21 @@ describe('ConversationStream', () => {
     expect(s.syncs.length).toBeGreaterThan(1);
     expect(s.ends).toEqual([]);
     s.stream.close();
+  });
+
+  it('unordered: every arrival at once, repeats and out-of-order included; the sync pages on from each page, not from a later live arrival', async () => {
+    const s = setup({ log: [1, 2, 3, 4, 5, 6], gapWaitMs: 10, ordered: false });
+    for (const seq of [2, 1, 2]) s.stream.live(msg(seq));
+    expect(s.got).toEqual([2, 1, 2]);
+    expect(s.stream.lastSeq).toBe(2);
+    const syncing = s.stream.sync(); // pages of 2 from seq 2
+    s.stream.live(msg(6)); // a live arrival while the sync runs must not make it skip 3..5
+    await syncing;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(s.got).toEqual([2, 1, 2, 6, 3, 4, 5, 6]);
+    expect(s.vias).toEqual(['live', 'live', 'live', 'live', 'sync', 'sync', 'sync', 'sync']);
+    expect(s.syncs).toEqual([2, 4]); // from each page's end; no gap sync: nothing is buffered
+    expect(s.stream.lastSeq).toBe(6);
   });
 });
 

@@ -10,6 +10,11 @@
 // lastSeq is a repeat: de-duplication by seq is de-duplication by id. The same sync runs after
 // every reconnection. If the server refuses the range for good (NOT_FOUND, FORBIDDEN: access
 // lost), the stream ends with a discontinuity event instead of a silent hole.
+//
+// Unordered (`ordered: false`, for load generators that measure the server, not for apps):
+// every arrival is handed over as it comes, repeats and out-of-order ones included, lastSeq is
+// the highest seq seen, and the sync after a reconnection pages on from there. No buffer, no gap
+// sync: a hole left by a lost live message is not refilled.
 import type { ErrorCode, Message, OkDataOf } from '../../protocol/index.js';
 import { isTransient, type ClientError } from './errors.js';
 import { backoffDelay, timer, type BackoffOptions } from './timing.js';
@@ -22,9 +27,12 @@ export interface Discontinuity {
   message: string;
 }
 
+/** How a message arrived: a live `message:new`, or a `conversation:sync` page. */
+export type Arrival = 'live' | 'sync';
+
 export interface StreamHandlers {
-  /** Each message once, in seq order. */
-  onMessage(message: Message): void;
+  /** Each message once, in seq order (unordered streams: every arrival). */
+  onMessage(message: Message, via: Arrival): void;
   /**
    * The current state of a message already handed to `onMessage` (an edit, deletion or
    * reaction, PROTOCOL.md §9), live or found by a sync; may repeat, keep the highest `updatedSeq`.
@@ -42,6 +50,8 @@ export interface StreamDeps {
   /** How long a seq gap may stay open before a sync closes it. */
   gapWaitMs: number;
   backoff: BackoffOptions;
+  /** false: every arrival at once, no buffer, no de-duplication (see above). */
+  ordered: boolean;
 }
 
 export class ConversationStream {
@@ -64,6 +74,7 @@ export class ConversationStream {
 
   /** A live `message:new`. */
   live(m: Message): void {
+    if (!this.deps.ordered) return this.ended ? undefined : this.deliver(m, 'live');
     if (this.ended || m.seq <= this.lastSeq || this.buffer.has(m.seq)) return;
     this.buffer.set(m.seq, m);
     this.drain();
@@ -111,17 +122,23 @@ export class ConversationStream {
     this.syncing = true;
     this.setCaughtUp(false);
     try {
-      for (let hasMore = true; hasMore && !this.ended; ) {
-        const page = await this.deps.sync(this.conversationId, this.lastSeq);
+      const ordered = this.deps.ordered;
+      for (let after = this.lastSeq, hasMore = true; hasMore && !this.ended; ) {
+        const page = await this.deps.sync(this.conversationId, after);
         for (const m of page.messages) {
           if (this.ended) break;
-          // A sync also returns messages changed after lastSeq (§9), in their current state.
-          if (m.seq > this.lastSeq) this.deliver(m);
+          // A sync also returns messages changed after `after` (§9), in their current state.
+          if (!ordered || m.seq > this.lastSeq) this.deliver(m, 'sync');
           else if (m.updatedSeq !== undefined) this.notify(m);
         }
         for (const seq of this.buffer.keys()) if (seq <= this.lastSeq) this.buffer.delete(seq);
         this.drain();
         hasMore = page.hasMore && page.messages.length > 0;
+        // Unordered, lastSeq may have moved past the page on a live arrival: page on from the page.
+        // Ordered: on from the page's highest seq or updatedSeq (a page of changes alone moves it on too).
+        after = ordered
+          ? Math.max(this.lastSeq, ...page.messages.map((m) => m.updatedSeq ?? m.seq))
+          : (page.messages.at(-1)?.seq ?? after);
       }
       this.failures = 0;
     } catch (err) {
@@ -152,7 +169,7 @@ export class ConversationStream {
   private drain(): void {
     for (let next = this.buffer.get(this.lastSeq + 1); next; next = this.buffer.get(this.lastSeq + 1)) {
       this.buffer.delete(next.seq);
-      this.deliver(next);
+      this.deliver(next, 'live');
     }
     if (this.buffer.size === 0) {
       clearTimeout(this.gapTimer);
@@ -160,10 +177,10 @@ export class ConversationStream {
     }
   }
 
-  private deliver(m: Message): void {
-    this.lastSeq = m.seq;
+  private deliver(m: Message, via: Arrival): void {
+    if (m.seq > this.lastSeq) this.lastSeq = m.seq;
     try {
-      this.handlers.onMessage(m);
+      this.handlers.onMessage(m, via);
     } catch (err) {
       // The app's bug must not stall the stream; it still surfaces.
       queueMicrotask(() => {

@@ -2,22 +2,15 @@
 // provider (refreshed ahead of expiry and after `session:expired`), `server:draining` honoured
 // before reconnecting elsewhere, a RATE_LIMITED handshake's retryAfterMs honoured, receipts
 // coalesced and seen as member watermarks, typing throttled.
-import type { Server } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, type ClientOptions, type ConnectionState, type RelaygateClient, type TokenReason } from '../../client/src/index.js';
 import type { Receipt, TypingEvent } from '../../protocol/index.js';
 import { balancer } from './support/balancer.js';
-import { startCluster, type Cluster } from './support/cluster.js';
+import { clientLibResources } from './support/client-lib.js';
+import { startCluster } from './support/cluster.js';
 import { mintToken } from './support/tokens.js';
 
-const clusters: Cluster[] = [];
-const clients: RelaygateClient[] = [];
-const servers: Server[] = [];
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const s of servers) s.close();
-  await Promise.all(clusters.map((c) => c.close()));
-});
+const { clusters, clients, servers } = clientLibResources();
 
 function client(url: string, userId: string, extra: Partial<ClientOptions> = {}): RelaygateClient {
   const c = createClient({ url, token: () => mintToken(userId), reconnect: { minMs: 100, maxMs: 1_000 }, ...extra });

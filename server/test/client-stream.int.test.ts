@@ -3,25 +3,16 @@
 // hole: exactly the conversation's history as the store holds it. Under 5 interleaved senders,
 // network drops during sends both ways, a node SIGKILLed mid-stream, a Redis restart, and a
 // client restarted with sends still pending in its outbox.
-import type { Server } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
 import { createClient, localStorageOutbox, type ClientOptions, type PendingSend, type RelaygateClient, type StorageLike } from '../../client/src/index.js';
 import { balancer } from './support/balancer.js';
-import { startCluster, type Cluster } from './support/cluster.js';
-import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
+import { clientLibResources } from './support/client-lib.js';
+import { startCluster } from './support/cluster.js';
+import { startPrivateRedis } from './support/redis-server.js';
 import { mintToken } from './support/tokens.js';
 
-const clusters: Cluster[] = [];
-const redises: PrivateRedis[] = [];
-const clients: RelaygateClient[] = [];
-const servers: Server[] = [];
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const s of servers) s.close();
-  await Promise.all(clusters.map((c) => c.close()));
-  await Promise.all(redises.map((r) => r.remove().catch(() => {})));
-});
+const { clusters, clients, servers, redises } = clientLibResources();
 
 function client(url: string, userId: string, extra: Partial<ClientOptions> = {}): RelaygateClient {
   const c = createClient({
