@@ -12,7 +12,7 @@
 //   npm run bench -- --variants "pipeline;wc8:WORKER_CONCURRENCY=8;relay:RELAY_MODE=1"
 //   npm run bench -- --scenario idle --users 19500 --generators 2
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,10 @@ const BENCH_SHAPE = {
   deadline: flag(seconds(1).default(90 * 60), { flag: 'deadline', arg: 't', help: 'hard stop of the whole benchmark', unit: 's' }),
   generators: flag(count.default(2), { flag: 'generators', arg: 'n', help: 'idle: client processes opening the sockets' }),
   serverCpus: flag(z.string().regex(/^[0-9,-]+$/).optional(), { flag: 'server-cpus', arg: 'list', help: 'pin every server process to these CPUs (taskset -c list, e.g. 0)' }),
+  keepAwake: flag(z.boolean().default(false), {
+    flag: 'keep-awake',
+    help: 'with --server-cpus: a nice-19 busy loop on those CPUs, so an idle virtual CPU is never parked by the hypervisor (see BENCHMARKS.md: wake-up stalls)',
+  }),
   generatorCpus: flag(z.string().regex(/^[0-9,-]+$/).optional(), { flag: 'generator-cpus', arg: 'list', help: 'pin this process (the load generator) to these CPUs (e.g. 1)' }),
 };
 // The cluster supplies the URLs and the secret, the benchmark the run ids and the deadline.
@@ -124,6 +128,13 @@ async function main(): Promise<number> {
   const { runs, nodes } = own;
   // Server and generator on separate cores: the generator's CPU is then not taken from the server.
   if (own.generatorCpus) execFileSync('taskset', ['-a', '-cp', own.generatorCpus, String(process.pid)], { stdio: 'ignore' });
+  // The lowest-priority spinner takes ~1 % of the core from the servers (CFS weight 15 vs 1024)
+  // but keeps the vCPU running, so a wake-up never waits for the hypervisor to schedule it.
+  if (own.keepAwake) {
+    if (!own.serverCpus) throw new OptionsError('--keep-awake needs --server-cpus');
+    const spinner = spawn('taskset', ['-c', own.serverCpus, 'nice', '-n', '19', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' });
+    process.on('exit', () => spinner.kill('SIGKILL'));
+  }
 
   const results = new Map<string, RunMetrics[]>(variants.map((v) => [v.name, []]));
   for (let run = 1; run <= runs && !abort.signal.aborted; run++) {

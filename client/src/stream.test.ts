@@ -131,7 +131,7 @@ describe('ConversationStream changes (PROTOCOL.md §9)', () => {
     const stream = new ConversationStream(
       'c1',
       0,
-      { sync: async () => ({ messages: [], hasMore: false }), isOnline: () => true, gapWaitMs: 1_000, backoff: { minMs: 10, maxMs: 10 } },
+      { sync: async () => ({ messages: [], hasMore: false }), isOnline: () => true, gapWaitMs: 1_000, backoff: { minMs: 10, maxMs: 10 }, ordered: true },
       { onMessage: (m) => got.push(m), onUpdate: (m) => updates.push(m) },
     );
     stream.live(msg(1));
@@ -148,7 +148,7 @@ describe('ConversationStream changes (PROTOCOL.md §9)', () => {
     const stream = new ConversationStream(
       'c1',
       5,
-      { sync: async () => ({ messages: [{ ...msg(2), updatedSeq: 7 }, msg(6)], hasMore: false }), isOnline: () => true, gapWaitMs: 20, backoff: { minMs: 10, maxMs: 10 } },
+      { sync: async () => ({ messages: [{ ...msg(2), updatedSeq: 7 }, msg(6)], hasMore: false }), isOnline: () => true, gapWaitMs: 20, backoff: { minMs: 10, maxMs: 10 }, ordered: true },
       { onMessage: () => {}, onUpdate: (m) => updates.push(m.seq) },
     );
     await stream.sync();

@@ -5,38 +5,11 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
 import { checkNewConversation, encodeCursor, membersCursor, parseCursor, uniqueMembers } from '../shared.js';
-import {
-  NotFoundStoreError,
-  type AddOptions,
-  type AppendResult,
-  type ChangePageQuery,
-  type ChangeResult,
-  type ConversationSummary,
-  type MessageChange,
-  type MessagePageQuery,
-  type NewConversation,
-  type NewMessage,
-  type Page,
-  type Period,
-  type PeriodRange,
-  type Store,
-  type WatermarkUpdate,
-} from '../store.js';
+import { NotFoundStoreError, type AddOptions, type AppendResult, type ChangePageQuery, type ChangeResult, type ConversationSummary, type MessageChange, type MessagePageQuery, type NewConversation, type NewMessage, type Page, type Period, type PeriodRange, type Store, type WatermarkUpdate } from '../store.js';
 import { createPool, isUniqueViolation, prepared, query, toStoreError, transaction, withClient, type PoolOptions } from './db.js';
 import { underMemberCap } from './member-cap.js';
 import { ensureDatabase, migrate } from './migrate.js';
-import {
-  lastMessageOf,
-  parseMessageId,
-  toConversation,
-  toMember,
-  toMembership,
-  toMessage,
-  type ConversationRow,
-  type ListRow,
-  type MembershipRow,
-  type MessageRow,
-} from './rows.js';
+import { lastMessageOf, parseMessageId, toConversation, toMember, toMembership, toMessage, type ConversationRow, type ListRow, type MembershipRow, type MessageRow } from './rows.js';
 import { isListCursor } from './paging.js';
 import * as SQL from './sql.js';
 import { appendBatch, appendBatchInOneStatement } from './append-batch.js';
