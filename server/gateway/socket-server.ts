@@ -94,6 +94,15 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
   const trusted = compileTrust(opts.trustProxy ?? false);
   const ipOf = (req: IncomingMessage) => clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
 
+  const holding = new WeakSet<GatewaySocket>();
+  function release(socket: GatewaySocket): void {
+    if (!holding.delete(socket)) return;
+    const userId = socket.data.userId;
+    const left = (perUser.get(userId) ?? 1) - 1;
+    if (left > 0) perUser.set(userId, left);
+    else perUser.delete(userId);
+  }
+
   io.use(async (socket, next) => {
     try {
       const auth: unknown = socket.handshake.auth;
@@ -108,9 +117,14 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
         throw err;
       }
       await opts.limiter.consume('handshake', `user:${identity.userId}`);
+      // The slot is taken at the check (parallel handshakes of one user cannot all pass it) and
+      // given back once: on refusal, on disconnect, or when the client left before connecting.
       if ((perUser.get(identity.userId) ?? 0) >= opts.maxConnectionsPerUser)
         throw new AppError('RATE_LIMITED', 'too many connections for this user', { retryAfterMs: 5_000 });
       socket.data.userId = identity.userId;
+      perUser.set(identity.userId, (perUser.get(identity.userId) ?? 0) + 1);
+      holding.add(socket);
+      socket.conn.once('close', () => release(socket));
       socket.data.roles = identity.roles;
       socket.data.expiresAt = identity.expiresAt;
       socket.data.connId = randomUUID();
@@ -123,6 +137,7 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
       socket.join(rooms);
       next();
     } catch (err) {
+      release(socket);
       const e = toAppError(err);
       opts.metrics.connectRefusals.inc({ code: e.code });
       if (e.code === 'INTERNAL') log.error({ err: e.cause ?? e }, 'handshake failed');
@@ -148,9 +163,7 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
   function onDisconnect(this: GatewaySocket, reason: string): void {
     const { userId } = this.data;
     clearTimeout(expiries.get(this));
-    const left = (perUser.get(userId) ?? 1) - 1;
-    if (left > 0) perUser.set(userId, left);
-    else perUser.delete(userId);
+    release(this);
     opts.presence?.disconnected(userId);
     opts.metrics.socketsConnected.dec();
     opts.metrics.disconnects.inc({ reason });
@@ -159,7 +172,6 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
 
   io.on('connection', (socket) => {
     const { userId, expiresAt } = socket.data;
-    perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
     opts.metrics.connects.inc();
     opts.metrics.socketsConnected.inc();
     opts.presence?.connected(userId);

@@ -81,4 +81,22 @@ describe('MAX_CONNECTIONS_PER_USER', () => {
     expect(refused(await attempt(a.url, 'cap-user'))).toBe(false);
     expect(refused(await attempt(a.url, 'cap-user'))).toBe(true);
   });
+
+  it('holds under parallel handshakes of one user: exactly the cap connect, the rest are refused', async () => {
+    const cluster = await startCluster({ nodes: 1, env: { MAX_CONNECTIONS_PER_USER: '2' } });
+    clusters.push(cluster);
+    // Six at once: each awaits the rate limit and the rooms lookup between the check and the
+    // connection, so a cap counted only on connection lets all of them through.
+    const results = await Promise.all(Array.from({ length: 6 }, () => attempt(cluster.nodes[0]!.url, 'par-user')));
+    expect(results.filter((r) => !refused(r))).toHaveLength(2);
+    for (const r of results.filter(refused)) expect(r.data).toMatchObject({ code: 'RATE_LIMITED' });
+    // The refused ones gave their slot back: after one connected socket leaves, one more fits.
+    const leaving = results.find((r) => !refused(r)) as ClientSocket;
+    const serverSide = cluster.nodes[0]!.app.io!.of('/').sockets.get(leaving.id!)!;
+    const gone = new Promise((resolve) => serverSide.once('disconnect', resolve));
+    leaving.close();
+    await gone;
+    expect(refused(await attempt(cluster.nodes[0]!.url, 'par-user'))).toBe(false);
+    expect(refused(await attempt(cluster.nodes[0]!.url, 'par-user'))).toBe(true);
+  });
 });
