@@ -74,22 +74,30 @@ export function createPush(opts: PushOptions) {
 
   async function fanout(messages: Message[]): Promise<void> {
     const byConversation = new Map<string, Message[]>();
-    for (const m of messages) byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
+    for (const m of messages) {
+      const batch = byConversation.get(m.conversationId);
+      if (batch) batch.push(m);
+      else byConversation.set(m.conversationId, [m]);
+    }
     for (const [conversationId, batch] of byConversation) {
       const members = await membersOf(conversationId);
       const [online, muted] = await Promise.all([opts.presence.online(members), opts.mutes.mutedAmong(conversationId, members)]);
       const offline = members.filter((u) => !online.has(u) && !muted.has(u));
-      for (const userId of offline) {
-        const theirs = batch.filter((m) => m.senderId !== userId);
-        if (theirs.length === 0) continue;
-        await redis
-          .multi()
-          .rpush(pendingKey(userId), ...theirs.map((m) => JSON.stringify(m)))
-          .ltrim(pendingKey(userId), -MAX_PENDING, -1)
-          .expire(pendingKey(userId), PENDING_TTL_S)
-          .exec();
-        await scheduleFlush(userId);
-      }
+      // Every offline member at once: ioredis pipelines the commands on one connection instead
+      // of a round trip per member in turn (a large channel has thousands of them).
+      await Promise.all(
+        offline.map(async (userId) => {
+          const theirs = batch.filter((m) => m.senderId !== userId);
+          if (theirs.length === 0) return;
+          await redis
+            .multi()
+            .rpush(pendingKey(userId), ...theirs.map((m) => JSON.stringify(m)))
+            .ltrim(pendingKey(userId), -MAX_PENDING, -1)
+            .expire(pendingKey(userId), PENDING_TTL_S)
+            .exec();
+          await scheduleFlush(userId);
+        }),
+      );
     }
   }
 
