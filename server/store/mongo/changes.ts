@@ -71,6 +71,10 @@ async function fill(models: Models, conversationId: Types.ObjectId, seq: number)
 async function settle(models: Models, conversationId: Types.ObjectId, messageId: Types.ObjectId, seq: number): Promise<void> {
   let current = seq;
   while (!(await fill(models, conversationId, current))) {
+    // Claim the version being moved first: otherwise a change that read it and one that read the
+    // moved version would both win their claims and the later write would drop the earlier one.
+    // Taken already: a later change started from it and settles its own seq.
+    if (!(await fill(models, messageId, current))) return;
     const fresh = await reserveSeq(models, conversationId);
     if (fresh === null) return;
     const moved = await models.Message.collection.updateOne({ _id: messageId, updatedSeq: current }, { $set: { updatedSeq: fresh } });
