@@ -142,8 +142,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           },
           onDeadLettered: () => metrics.deadLettered.inc(),
           ...(push ? { afterDelivered: push.delivered } : {}),
+          // A node that enqueues its own jobs takes them at once (claim.ts); a worker-only node blocks.
+          ...(gateway && config.delivery.claimPollMs > 0 ? { claim: { pollMs: config.delivery.claimPollMs, nodeId: config.nodeId } } : {}),
         })
       : undefined;
+  if (worker) delivery.onEnqueued(worker.kick);
   for (const w of worker?.workers ?? []) instrumentWorker(metrics, w);
 
   // Shutdown order: not ready → stop accepting → tell clients → drain in-flight acks → close

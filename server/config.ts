@@ -84,6 +84,8 @@ const EnvSchema = z
     WORKER_CONCURRENCY: int(32, 1, 1000),
     DELIVERY_ATTEMPTS: int(5, 1, 50),
     DELIVERY_BACKOFF_MS: int(500, 1, 3_600_000), // first retry delay, doubled each attempt
+    /** ROLE=all: claim own jobs at enqueue, poll for others this often (ms); 0 = BullMQ's blocking worker. */
+    DELIVERY_CLAIM_POLL_MS: int(100, 0, 60_000),
     MAX_CONNECTIONS_PER_USER: int(20, 1, 10_000),
     /** Per-socket budget over all events (§7), × RATE_LIMIT_SCALE: rate per second and burst. */
     SOCKET_EVENT_RATE: int(100, 1, 1_000_000),
@@ -202,7 +204,7 @@ export interface Config {
   auth: { keys: JwtKey[]; issuer?: string; audience?: string };
   http: { corsOrigins: string[]; trustProxy: TrustProxy; perMessageDeflate: boolean };
   limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[]; socketBudget: SocketBudget };
-  delivery: { concurrency: number; attempts: number; backoffMs: number };
+  delivery: { concurrency: number; attempts: number; backoffMs: number; claimPollMs: number };
   messaging: { appendBatchMax: number; appendBatchLingerMs: number; editWindowMs: number };
   presence: { heartbeatMs: number };
   /** Offline push; absent when PUSH_WEBHOOK_URL is unset. */
@@ -264,7 +266,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         disconnectAfterMs: e.SOCKET_OVER_BUDGET_MS,
       },
     },
-    delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS },
+    delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS, claimPollMs: e.DELIVERY_CLAIM_POLL_MS },
     messaging: { appendBatchMax: e.APPEND_BATCH_MAX, appendBatchLingerMs: e.APPEND_BATCH_LINGER_MS, editWindowMs: e.EDIT_WINDOW_S * 1000 },
     presence: { heartbeatMs: e.PRESENCE_HEARTBEAT_MS },
     ...(e.PUSH_WEBHOOK_URL && e.PUSH_WEBHOOK_SECRET

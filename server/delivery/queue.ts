@@ -66,6 +66,8 @@ export type DeliveryQueues = DeliveryQueue & {
   dlq: Queue;
   /** Every queue of the pipeline, for metrics and the dashboard. */
   all: Queue[];
+  /** Calls `listener` with the lane's queue name after each job is enqueued (a claiming worker's kick). */
+  onEnqueued(listener: (queue: string) => void): void;
   close(): Promise<void>;
 };
 
@@ -76,6 +78,10 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
   const base = deliveryJobOptions(opts);
   const timeoutMs = opts.enqueueTimeoutMs ?? 2_000;
   let closing: Promise<void> | undefined;
+  const listeners: ((queue: string) => void)[] = [];
+  const enqueued = (lane: Queue) => {
+    for (const listener of listeners) listener(lane.name);
+  };
 
   // BullMQ waits for a reconnecting connection; a send must not hang for the outage. Anything
   // the add throws is Redis not answering (a repeated job id is not an error), so the caller
@@ -94,8 +100,9 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
     }
   }
 
-  function add(lane: Queue<DeliveryJobData>, messages: Message[], jobId: string): Promise<unknown> {
-    return lane.add(JOB_NAME, { messages, acceptedAt: Date.now() }, { ...base, jobId });
+  async function add(lane: Queue<DeliveryJobData>, messages: Message[], jobId: string, event?: DeliveryJobData['event']): Promise<void> {
+    await lane.add(JOB_NAME, { messages, acceptedAt: Date.now(), ...(event ? { event } : {}) }, { ...base, jobId });
+    enqueued(lane);
   }
 
   return {
@@ -103,6 +110,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
     systemQueue,
     dlq,
     all: [queue, systemQueue, dlq],
+    onEnqueued: (listener) => void listeners.push(listener),
     available: () => opts.connection.status === 'ready',
     async enqueue(messages) {
       const ids = new Map<string, string>();
@@ -122,7 +130,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
     // Changes ride the user lane: they are user traffic and must not delay membership changes.
     async enqueueUpdate(message) {
       const jobId = updateJobIdFor(message);
-      await bounded(queue.add(JOB_NAME, { messages: [message], acceptedAt: Date.now(), event: 'message:updated' }, { ...base, jobId }));
+      await bounded(add(queue, [message], jobId, 'message:updated'));
       return jobId;
     },
     async redeliver(message) {

@@ -7,6 +7,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { MessageSchema, type Message } from '../../protocol/index.js';
 import type { Logger } from '../logger.js';
+import { createClaimingConsumer, type ClaimingConsumer } from './claim.js';
 import { DELIVERY_QUEUE, SYSTEM_QUEUE, type DeliveryJobData } from './queue.js';
 
 // A batch holds at most one group commit (APPEND_BATCH_MAX ≤ 1000); the bound stops a forged
@@ -47,6 +48,11 @@ export interface DeliveryWorkerOptions {
   onDeadLettered?: () => void;
   /** Runs once per delivered batch, after its emits reached Redis (offline push); must not throw. */
   afterDelivered?: (messages: Message[], jobId: string | undefined) => Promise<void>;
+  /**
+   * Claim jobs instead of blocking for them (claim.ts): for a node that enqueues the jobs itself
+   * and calls `kick` after each enqueue. Absent: BullMQ's blocking loop (worker-only nodes).
+   */
+  claim?: { pollMs: number; nodeId: string };
 }
 
 export interface DeadLetter {
@@ -97,10 +103,30 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
     stalledInterval: 5_000,
     maxStalledCount: 2,
   };
-  const workers = [
-    new Worker<DeliveryJobData>(DELIVERY_QUEUE, deliver, { ...settings, concurrency: opts.concurrency }),
-    new Worker<DeliveryJobData>(SYSTEM_QUEUE, deliver, { ...settings, concurrency: Math.min(opts.concurrency, 4) }),
+  const lanes = [
+    { name: DELIVERY_QUEUE, concurrency: opts.concurrency },
+    { name: SYSTEM_QUEUE, concurrency: Math.min(opts.concurrency, 4) },
   ];
+  const claim = opts.claim;
+  const workers = lanes.map(
+    (lane) => new Worker<DeliveryJobData>(lane.name, claim ? null : deliver, { ...settings, concurrency: lane.concurrency, autorun: !claim }),
+  );
+  const consumers = new Map<string, ClaimingConsumer>();
+  if (claim) {
+    workers.forEach((worker, i) =>
+      consumers.set(
+        worker.name,
+        createClaimingConsumer({
+          worker,
+          process: deliver,
+          concurrency: lanes[i]!.concurrency,
+          pollMs: claim.pollMs,
+          tokenPrefix: `${claim.nodeId}:${worker.name}`,
+          onError: (err) => log.warn({ queue: worker.name, err: err instanceof Error ? err.message : String(err) }, 'delivery claim failed; stalled recovery re-runs the job'),
+        }),
+      ),
+    );
+  }
 
   for (const worker of workers) {
     worker.on('failed', (job, err) => {
@@ -132,6 +158,10 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
   return {
     /** The user-message worker and the system-message worker. */
     workers,
+    /** A job was just enqueued on `queue` (a lane's name): claim it now (no-op for blocking workers). */
+    kick(queue: string): void {
+      consumers.get(queue)?.kick();
+    },
     /**
      * Waits for running jobs to finish, then closes. Idempotent. Bounded: BullMQ's close can
      * hang after a Redis restart (taskforcesh/bullmq#2430, #4656); past the bound the process
@@ -143,7 +173,9 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
         const bounded = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), timeoutMs);
         });
-        const closed = Promise.all(workers.map((w) => w.close())).then(() => 'closed' as const);
+        const closed = Promise.all([...consumers.values()].map((c) => c.close()))
+          .then(() => Promise.all(workers.map((w) => w.close())))
+          .then(() => 'closed' as const);
         const result = await Promise.race([closed, bounded]);
         clearTimeout(timer);
         if (result === 'timeout') log.warn({ timeoutMs }, 'workers did not close in time; leaving active jobs to stall recovery');
