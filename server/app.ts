@@ -143,7 +143,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           onDeadLettered: () => metrics.deadLettered.inc(),
           ...(push ? { afterDelivered: push.delivered } : {}),
           // A node that enqueues its own jobs takes them at once (claim.ts); a worker-only node blocks.
-          ...(gateway && config.delivery.claimPollMs > 0 ? { claim: { pollMs: config.delivery.claimPollMs, nodeId: config.nodeId } } : {}),
+          ...(gateway && config.delivery.claimPollMs > 0 ? { claim: { pollMs: config.delivery.claimPollMs, nodeId: config.nodeId, connection: redis.cmd } } : {}),
         })
       : undefined;
   if (worker) delivery.onEnqueued(worker.kick);

@@ -2,7 +2,7 @@
 // blocking worker (every job run once, retries, the failed event, stalled recovery) and what it
 // must drop (the blocking fetch and its second wake-up), counted with MONITOR.
 import { randomBytes } from 'node:crypto';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { createRedisBackend, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redisUrl } from '../test/support/env.js';
@@ -98,6 +98,40 @@ describe('claiming consumer', () => {
     // moveToActive after each job (the marker BullMQ re-adds) and blocks twice.
     const scripts = commands.filter((c) => c === 'evalsha' || c === 'eval').length;
     expect(scripts).toBeLessThanOrEqual(jobs * 3 + 2);
+  });
+
+  it('on the connection the job is added on, the fetch issued with the add finds the job: one fetch per job', async () => {
+    // As the gateway runs it (server/app.ts): one auto-pipelined connection, no blocking one.
+    const shared = new Redis(redisUrl(), { enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    closers.push(() => shared.quit());
+    const prefix = `claim-${randomBytes(4).toString('hex')}`;
+    const queue = new Queue('d', { connection: shared, prefix });
+    const worker = new Worker('d', null, { connection: shared, prefix, autorun: false }, (name, o, flags) =>
+      createRedisBackend(name, o, { ...flags, withBlockingConnection: false }),
+    );
+    const ran: string[] = [];
+    const fetched: (string | undefined)[] = [];
+    const getNextJob = worker.getNextJob.bind(worker);
+    worker.getNextJob = async (...args) => {
+      const job = await getNextJob(...args);
+      fetched.push(job?.id);
+      return job;
+    };
+    const consumer = createClaimingConsumer({ worker, process: async (job) => void ran.push(job.id!), concurrency: 4, pollMs: 60_000, tokenPrefix: prefix, onError: () => undefined });
+    closers.push(async () => {
+      await consumer.close();
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    });
+    await queue.waitUntilReady();
+    for (let i = 0; i < 10; i++) {
+      const added = queue.add('deliver', { i }, { jobId: `s${i}` });
+      consumer.kick(added);
+      await until(() => ran.length === i + 1, `job ${i}`);
+    }
+    expect(ran).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`));
+    expect(fetched).toEqual(ran);
   });
 
   it('drains a burst through moveToFinished alone: fetches far fewer than jobs', async () => {

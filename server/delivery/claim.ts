@@ -28,8 +28,12 @@ export interface ClaimingConsumerOptions<T> {
 }
 
 export interface ClaimingConsumer {
-  /** A job was enqueued (or may be waiting): fetch now if a slot is free, else right after one frees. */
-  kick(): void;
+  /**
+   * A job was enqueued (or may be waiting): fetch now if a slot is free, else right after one
+   * frees. Given the add still in flight (issued on the same connection, so the fetch runs
+   * after it in Redis), a fetch that finds nothing is tried once more after the add settled.
+   */
+  kick(added?: Promise<unknown>): void;
   /** Stops fetching, waits for the running jobs, stops the stalled check. */
   close(): Promise<void>;
 }
@@ -43,9 +47,13 @@ export function createClaimingConsumer<T>(opts: ClaimingConsumerOptions<T>): Cla
   let idle: (() => void) | undefined;
 
   // One chain fetches a job, runs it, and completes it asking for the next, until none waits.
-  async function chain(): Promise<void> {
+  async function chain(added?: Promise<unknown>): Promise<void> {
     const token = `${opts.tokenPrefix}:${++chains}`;
     let job: Job<T> | undefined = await worker.getNextJob(token, { block: false });
+    if (!job && added) {
+      await added.catch(() => undefined);
+      job = await worker.getNextJob(token, { block: false });
+    }
     while (job) {
       let next: unknown;
       try {
@@ -71,14 +79,14 @@ export function createClaimingConsumer<T>(opts: ClaimingConsumerOptions<T>): Cla
     return job;
   }
 
-  function kick(): void {
+  function kick(added?: Promise<unknown>): void {
     if (closing) return;
     if (running >= opts.concurrency) {
       owed = true;
       return;
     }
     running++;
-    chain()
+    chain(added)
       .catch(opts.onError)
       .finally(() => {
         running--;
@@ -89,7 +97,7 @@ export function createClaimingConsumer<T>(opts: ClaimingConsumerOptions<T>): Cla
       });
   }
 
-  const poll = setInterval(kick, opts.pollMs);
+  const poll = setInterval(() => kick(), opts.pollMs);
   poll.unref();
   void worker.startStalledCheckTimer().catch(opts.onError);
 

@@ -66,8 +66,11 @@ export type DeliveryQueues = DeliveryQueue & {
   dlq: Queue;
   /** Every queue of the pipeline, for metrics and the dashboard. */
   all: Queue[];
-  /** Calls `listener` with the lane's queue name after each job is enqueued (a claiming worker's kick). */
-  onEnqueued(listener: (queue: string) => void): void;
+  /**
+   * Calls `listener` as each job's add is issued, with the lane's queue name and the add's
+   * outcome (a claiming worker's kick: its fetch leaves in the same write, after the add).
+   */
+  onEnqueued(listener: (queue: string, added: Promise<unknown>) => void): void;
   close(): Promise<void>;
 };
 
@@ -78,10 +81,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
   const base = deliveryJobOptions(opts);
   const timeoutMs = opts.enqueueTimeoutMs ?? 2_000;
   let closing: Promise<void> | undefined;
-  const listeners: ((queue: string) => void)[] = [];
-  const enqueued = (lane: Queue) => {
-    for (const listener of listeners) listener(lane.name);
-  };
+  const listeners: ((queue: string, added: Promise<unknown>) => void)[] = [];
 
   // BullMQ waits for a reconnecting connection; a send must not hang for the outage. Anything
   // the add throws is Redis not answering (a repeated job id is not an error), so the caller
@@ -100,9 +100,10 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
     }
   }
 
-  async function add(lane: Queue<DeliveryJobData>, messages: Message[], jobId: string, event?: DeliveryJobData['event']): Promise<void> {
-    await lane.add(JOB_NAME, { messages, acceptedAt: Date.now(), ...(event ? { event } : {}) }, { ...base, jobId });
-    enqueued(lane);
+  function add(lane: Queue<DeliveryJobData>, messages: Message[], jobId: string, event?: DeliveryJobData['event']): Promise<unknown> {
+    const added = lane.add(JOB_NAME, { messages, acceptedAt: Date.now(), ...(event ? { event } : {}) }, { ...base, jobId });
+    for (const listener of listeners) listener(lane.name, added);
+    return added;
   }
 
   return {

@@ -2,7 +2,7 @@
 // its messages to the conversation room through the Socket.IO Redis adapter channel (reaching
 // every node), and move jobs that exhausted their attempts to the dead-letter queue. One worker
 // per lane: user batches, and system messages, which never wait behind user traffic.
-import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
+import { createRedisBackend, UnrecoverableError, Worker, type BackendFactory, type Job, type Queue, type RedisQueueBackend } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { MessageSchema, type Message } from '../../protocol/index.js';
@@ -52,8 +52,12 @@ export interface DeliveryWorkerOptions {
    * Claim jobs instead of blocking for them (claim.ts): for a node that enqueues the jobs itself
    * and calls `kick` after each enqueue. Absent: BullMQ's blocking loop (worker-only nodes).
    */
-  claim?: { pollMs: number; nodeId: string };
+  claim?: { pollMs: number; nodeId: string; connection: Redis | Cluster };
 }
+
+// A claiming worker never blocks: no blocking connection, and it runs on the connection the
+// jobs are added on (shared, never duplicated), so an add and the fetch of it share a write.
+const withoutBlocking: BackendFactory<RedisQueueBackend> = (name, options, flags) => createRedisBackend(name, options, { ...flags, withBlockingConnection: false });
 
 export interface DeadLetter {
   /** The original job's data, as it was read back from Redis (possibly malformed). */
@@ -108,8 +112,10 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
     { name: SYSTEM_QUEUE, concurrency: Math.min(opts.concurrency, 4) },
   ];
   const claim = opts.claim;
-  const workers = lanes.map(
-    (lane) => new Worker<DeliveryJobData>(lane.name, claim ? null : deliver, { ...settings, concurrency: lane.concurrency, autorun: !claim }),
+  const workers = lanes.map((lane) =>
+    claim
+      ? new Worker<DeliveryJobData>(lane.name, null, { ...settings, connection: claim.connection, concurrency: lane.concurrency, autorun: false }, withoutBlocking)
+      : new Worker<DeliveryJobData>(lane.name, deliver, { ...settings, concurrency: lane.concurrency }),
   );
   const consumers = new Map<string, ClaimingConsumer>();
   if (claim) {
@@ -158,9 +164,9 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
   return {
     /** The user-message worker and the system-message worker. */
     workers,
-    /** A job was just enqueued on `queue` (a lane's name): claim it now (no-op for blocking workers). */
-    kick(queue: string): void {
-      consumers.get(queue)?.kick();
+    /** A job's add on `queue` (a lane's name) was just issued: claim it now (no-op for blocking workers). */
+    kick(queue: string, added?: Promise<unknown>): void {
+      consumers.get(queue)?.kick(added);
     },
     /**
      * Waits for running jobs to finish, then closes. Idempotent. Bounded: BullMQ's close can
