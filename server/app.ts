@@ -63,13 +63,21 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // On a cluster each BullMQ queue runs multi-key scripts over all its keys: a hash tag keeps
   // them in one slot. Adapter channels and rate-limit keys stay untagged, spread over slots.
   const queuePrefix = config.redis.mode === 'cluster' ? `{${prefix}}` : prefix;
+  // A node that both accepts sends and delivers claims the jobs it enqueues (delivery/claim.ts).
+  const claims = runsGateway && runsWorker && config.delivery.claimPollMs > 0;
+  // On one Redis such a node runs the whole delivery on the adapter's auto-pipelined connection:
+  // the add and the claim of a job leave in one write, and the job's PUBLISHes and its completion
+  // in the next; Redis runs one connection's commands in order, so a job never completes before
+  // its emits ran. On a cluster the PUBLISHes go to other masters, so the queue stays on the
+  // command connection and a PING behind the PUBLISHes on each master orders them instead.
+  const onePipe = claims && config.redis.mode !== 'cluster';
 
   // 1. Dependencies: Redis connections, the store, the queues.
   const redis = createRedisClients({ config, logger, metrics, withWorker: runsWorker });
   const store = instrumentStore(await createStore(config.store), metrics);
   const verifyToken = createTokenVerifier(config.auth);
   const limiter = createLimiter({ redis: redis.cmd, prefix, scale: config.limits.scale, onReject: (family) => metrics.rateLimited.inc({ family }) });
-  const delivery = createDeliveryQueue({ connection: redis.cmd, prefix: queuePrefix, attempts: config.delivery.attempts, backoffMs: config.delivery.backoffMs });
+  const delivery = createDeliveryQueue({ connection: onePipe ? redis.pub : redis.cmd, prefix: queuePrefix, attempts: config.delivery.attempts, backoffMs: config.delivery.backoffMs });
   if (redis.cmd instanceof Cluster) registerClusterMetrics(metrics, redis.cmd);
   const cmd = redis.cmd;
   const presence = createPresenceStore({ redis: redis.cmd, prefix, heartbeatMs: config.presence.heartbeatMs });
@@ -133,17 +141,17 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           deadLetter: delivery.dlq,
           logger,
           publish,
-          // A PING behind the PUBLISHes on the same (auto-pipelined) connection answers only
-          // after Redis ran them: the job completes after its emits left, never before.
-          published: () => redis.flushed(),
+          // Unless the job completes on the PUBLISHes' own connection, a PING behind them there
+          // answers only after Redis ran them: the job completes after its emits, never before.
+          ...(onePipe ? {} : { published: () => redis.flushed() }),
           onDelivered: (_m, acceptedAt) => {
             metrics.deliveries.inc();
             metrics.fanoutSeconds.observe((Date.now() - acceptedAt) / 1000);
           },
           onDeadLettered: () => metrics.deadLettered.inc(),
           ...(push ? { afterDelivered: push.delivered } : {}),
-          // A node that enqueues its own jobs takes them at once (claim.ts); a worker-only node blocks.
-          ...(gateway && config.delivery.claimPollMs > 0 ? { claim: { pollMs: config.delivery.claimPollMs, nodeId: config.nodeId, connection: redis.cmd } } : {}),
+          // A worker-only node blocks in BullMQ's loop.
+          ...(claims ? { claim: { pollMs: config.delivery.claimPollMs, nodeId: config.nodeId, connection: onePipe ? redis.pub : redis.cmd } } : {}),
         })
       : undefined;
   if (worker) delivery.onEnqueued(worker.kick);
@@ -164,7 +172,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   lifecycle.add('drain in-flight events', () => lifecycle.drainTracked());
   lifecycle.add('close sockets', async () => {
     if (!io) return;
+    // A connection closes once its buffered packets (the last acks) are written; io.close()
+    // would discard them, so it waits for those closes (bounded: a stuck client cannot hold it).
+    const closed = [...io.sockets.sockets.values()].map((s) => new Promise((resolve) => s.conn.once('close', resolve)));
     io.local.disconnectSockets(true);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(closed), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+    clearTimeout(timer);
     await io.close().catch(() => {});
   });
   lifecycle.add('take this node out of presence', async () => {

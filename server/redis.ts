@@ -52,11 +52,11 @@ export function createRedisClients(opts: {
     return client;
   }
 
-  // Auto-pipelining: the commands of one tick leave in one write. On `cmd` that joins a delivery
-  // job's add and the claiming worker's fetch of it (delivery/claim.ts) into one round trip.
+  // Auto-pipelining: the commands of one tick leave in one write (on a cluster, `cmd` carries a
+  // claiming node's delivery jobs: their add and fetch then share a write, see app.ts).
   const cmd = connect('cmd', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: true });
   // On `pub` the PUBLISHes of one tick (a delivery job's batch of messages, a burst of receipts)
-  // leave in one write. Every command on these connections is independent of the others.
+  // leave in one write, and on one Redis a claiming node's delivery jobs ride it too (app.ts).
   const pub = connect('adapter-pub', { enableAutoPipelining: true });
   // No ready check on the subscriber: the adapter subscribes as soon as it is built, and a
   // SUBSCRIBE that lands while ioredis's handshake (CLIENT SETINFO, INFO) is still pending puts
