@@ -133,7 +133,7 @@ describe('web client end to end (Chromium, two nodes)', () => {
   const tickOf = (p: Page, text: string, tick: string) => messageRow(p, text).locator(`[data-testid=tick][data-tick="${tick}"]`);
   const conversation = (p: Page, title: string) => p.getByTestId('conversation').filter({ has: p.getByTestId('conversation-title').getByText(title) });
   const reaction = (p: Page, text: string, emoji: string) => messageRow(p, text).locator(`[data-testid=reaction][data-emoji="${emoji}"]`);
-  const peerDot = (p: Page, title: string, online: boolean) => conversation(p, title).locator(`[data-testid=presence][data-online="${online}"]`);
+  const peerDot = (p: Page, title: string, online: boolean | 'unknown') => conversation(p, title).locator(`[data-testid=presence][data-online="${online}"]`);
 
   async function signIn(p: Page, url: string, name: string) {
     const res = await p.goto(url);
@@ -318,8 +318,9 @@ describe('web client end to end (Chromium, two nodes)', () => {
   it('shows the drop, reconnects and syncs what was sent meanwhile', async () => {
     proxy.cut();
     await bob.locator('[data-testid=connection][data-state=offline]').waitFor(WAIT);
-    // Bob's node saw his only socket close: alice's page shows him offline.
+    // Bob's node saw his only socket close: alice's page shows him offline; bob's page no longer knows.
     await peerDot(alice, 'bob', false).waitFor(WAIT);
+    await peerDot(bob, 'alice', 'unknown').waitFor(WAIT);
     await send(alice, 'sent while you were offline');
     await tickOf(alice, 'sent while you were offline', 'sent').waitFor(WAIT);
     // A change made meanwhile reaches bob through the same sync.
@@ -336,6 +337,8 @@ describe('web client end to end (Chromium, two nodes)', () => {
     await bob.locator('[data-testid=connection][data-state=online]').waitFor({ timeout: 15_000 });
     await messageRow(bob, 'sent while you were offline').waitFor(WAIT);
     await peerDot(alice, 'bob', true).waitFor(WAIT);
+    // Bob's new socket watches alice again.
+    await peerDot(bob, 'alice', true).waitFor(WAIT);
     await bob.locator(`[data-testid=message][data-seq="${lunchSeq}"]`).getByText('lunch at two?', { exact: true }).waitFor(WAIT);
     await tickOf(alice, 'sent while you were offline', 'read').waitFor(WAIT);
     await messageRow(alice, 'written while offline').waitFor(WAIT);

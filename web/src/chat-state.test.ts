@@ -117,6 +117,12 @@ describe('changes to messages (edits, deletions, reactions)', () => {
     t.setReacted(m.id, '🎉', true);
     t.setReacted(m.id, '🎉', false);
     expect([t.hasReacted(m.id, '👍'), t.hasReacted(m.id, '🎉')]).toEqual([true, false]);
+    t.update({ ...m, reactions: [{ emoji: '👍', count: 2 }], updatedSeq: 5 });
+    expect(t.hasReacted(m.id, '👍')).toBe(true);
+    t.setReacted(m.id, '❤️', true);
+    // Nobody holds ❤️ any more: taken off on another device.
+    t.update({ ...m, reactions: [{ emoji: '👍', count: 2 }], updatedSeq: 6 });
+    expect(t.hasReacted(m.id, '❤️')).toBe(false);
     const { text: _gone, ...rest } = m;
     t.update({ ...rest, deletedAt: m.createdAt, updatedSeq: 7 });
     expect(t.hasReacted(m.id, '👍')).toBe(false);

@@ -71,7 +71,9 @@ export class Thread {
     const known = this.messages.get(m.id);
     if (!known || m.conversationId !== this.conversationId || !isNewer(m, known)) return false;
     this.messages.set(m.id, m);
-    if (m.deletedAt) this.myReactions.delete(m.id);
+    // An emoji nobody holds any more is not mine either (taken off on another device).
+    const mine = this.myReactions.get(m.id);
+    for (const emoji of mine ?? []) if (!m.reactions?.some((r) => r.emoji === emoji)) this.setReacted(m.id, emoji, false);
     return true;
   }
 

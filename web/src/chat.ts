@@ -96,6 +96,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   const streams = new Map<string, Subscription>();
   let everOnline = false;
   client.on('state', (state) => {
+    if (state === 'offline') presence.forget();
     if (state !== 'online') return showState(state, state === 'offline' ? 'reconnecting…' : undefined);
     const resumed = everOnline;
     everOnline = true;

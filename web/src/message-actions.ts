@@ -30,12 +30,14 @@ export function createMessageActions(d: MessageActionDeps): Omit<MessageHandlers
   cancelEdit(): void;
 } {
   let target: EditTarget | undefined;
+  /** What the composer held before the edit began: given back after it. */
+  let draft = '';
 
   function cancelEdit(): void {
     if (!target) return;
     target = undefined;
     show(d.el.bar, false);
-    d.el.text.value = '';
+    d.el.text.value = draft;
     d.el.send.textContent = 'Send';
   }
   d.el.cancel.addEventListener('click', cancelEdit);
@@ -51,6 +53,7 @@ export function createMessageActions(d: MessageActionDeps): Omit<MessageHandlers
     cancelEdit,
 
     edit(m) {
+      if (!target) draft = d.el.text.value;
       target = { conversationId: m.conversationId, messageId: m.id };
       show(d.el.bar, true);
       d.el.text.value = m.text ?? '';

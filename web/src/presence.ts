@@ -43,6 +43,13 @@ export class PresenceWatcher {
     this.onChange();
   }
 
+  /** Offline: nothing is known until the next subscription's ack. */
+  forget(): void {
+    if (this.online.size === 0) return;
+    this.online.clear();
+    this.onChange();
+  }
+
   /** Undefined until known. */
   isOnline(userId: string): boolean | undefined {
     return this.online.get(userId);
