@@ -1,9 +1,12 @@
 // The web client in a real browser (Debian's Chromium driven by playwright-core): two users on
-// two gateway nodes chat both ways, see delivered/read ticks, unread badges and typing; a channel
+// two gateway nodes chat both ways, see delivered/read ticks, unread badges, typing and whether
+// the other is online; one edits and deletes a message and both react, and the other page shows
+// "edited" with the new text, "message deleted" with the text gone and the counts; a channel
 // is created and joined by id; markup sent as text shows literally and runs nothing; one user's
 // network drops (a TCP proxy in front of their node is cut): what they write meanwhile stays
-// pending and goes out after the reconnection, what they missed arrives by sync; after a
-// reload, history pages back over REST; a pasted token signs in, and out again at its expiry.
+// pending and goes out after the reconnection, what they missed arrives by sync, and the other
+// page shows them offline meanwhile; after a reload, history pages back over REST with the
+// changes in place; a pasted token signs in, and out again at its expiry.
 //
 // Chromium must be installed (`apt-get install chromium`; .ci/run does it). If it cannot be
 // launched this file fails: a browser test that silently skips proves nothing.
@@ -129,6 +132,8 @@ describe('web client end to end (Chromium, two nodes)', () => {
   const messageRow = (p: Page, text: string) => p.getByTestId('message').filter({ has: p.getByTestId('message-text').getByText(text, { exact: true }) });
   const tickOf = (p: Page, text: string, tick: string) => messageRow(p, text).locator(`[data-testid=tick][data-tick="${tick}"]`);
   const conversation = (p: Page, title: string) => p.getByTestId('conversation').filter({ has: p.getByTestId('conversation-title').getByText(title) });
+  const reaction = (p: Page, text: string, emoji: string) => messageRow(p, text).locator(`[data-testid=reaction][data-emoji="${emoji}"]`);
+  const peerDot = (p: Page, title: string, online: boolean | 'unknown') => conversation(p, title).locator(`[data-testid=presence][data-online="${online}"]`);
 
   async function signIn(p: Page, url: string, name: string) {
     const res = await p.goto(url);
@@ -193,6 +198,75 @@ describe('web client end to end (Chromium, two nodes)', () => {
     await alice.getByTestId('typing').getByText('bob is typing…').waitFor({ state: 'detached', ...WAIT });
   });
 
+  it('shows a green dot for the direct-chat peer who is online, in the list and the header', async () => {
+    await peerDot(alice, 'bob', true).waitFor(WAIT);
+    await peerDot(bob, 'alice', true).waitFor(WAIT);
+    await alice.getByTestId('thread-presence').locator('[data-testid=member-presence][data-user=bob] [data-online=true]').waitFor(WAIT);
+  });
+
+  let lunchSeq = '';
+  let oopsSeq = '';
+  it('edits and deletes: the other page shows "edited" with the new text, and "message deleted" with the text gone', async () => {
+    await send(alice, 'lunch at noon?');
+    await send(alice, 'oops, wrong chat');
+    await messageRow(bob, 'oops, wrong chat').waitFor(WAIT);
+    lunchSeq = (await messageRow(bob, 'lunch at noon?').getAttribute('data-seq')) ?? '';
+    oopsSeq = (await messageRow(bob, 'oops, wrong chat').getAttribute('data-seq')) ?? '';
+    expect(Number(oopsSeq)).toBeGreaterThan(Number(lunchSeq));
+    // Only my own messages offer an edit.
+    expect(await messageRow(bob, 'lunch at noon?').getByTestId('edit').count()).toBe(0);
+
+    // The composer turns into an edit box for the message.
+    await messageRow(alice, 'lunch at noon?').getByTestId('edit').click();
+    await alice.getByTestId('edit-bar').waitFor(WAIT);
+    expect(await alice.getByTestId('composer').inputValue()).toBe('lunch at noon?');
+    await alice.getByTestId('composer').fill('lunch at one?');
+    await alice.getByTestId('composer').press('Enter');
+    await alice.getByTestId('edit-bar').waitFor({ state: 'hidden', ...WAIT });
+
+    const edited = bob.locator(`[data-testid=message][data-seq="${lunchSeq}"]`);
+    await edited.getByTestId('edited').waitFor(WAIT);
+    expect(await edited.getByTestId('message-text').textContent()).toBe('lunch at one?');
+    expect(await messageRow(bob, 'lunch at noon?').count()).toBe(0);
+    await messageRow(alice, 'lunch at one?').getByTestId('edited').waitFor(WAIT);
+    // An edit is not a new message: no second row, no unread.
+    expect(await bob.getByTestId('message').filter({ hasText: 'lunch at' }).count()).toBe(1);
+
+    // Deleting asks twice.
+    const oops = messageRow(alice, 'oops, wrong chat');
+    await oops.getByTestId('delete').click();
+    await oops.getByTestId('delete').and(alice.locator('[data-confirm]')).click();
+    const deleted = bob.locator(`[data-testid=message][data-seq="${oopsSeq}"][data-deleted=true]`);
+    await deleted.waitFor(WAIT);
+    expect(await deleted.getByTestId('message-text').textContent()).toBe('message deleted');
+    for (const p of [alice, bob]) await p.getByTestId('messages').getByText('oops, wrong chat').waitFor({ state: 'detached', ...WAIT });
+    await alice.locator(`[data-testid=message][data-seq="${oopsSeq}"][data-deleted=true]`).waitFor(WAIT);
+    // It was the last message: the list's preview follows.
+    await conversation(bob, 'alice').getByText('alice: message deleted').waitFor(WAIT);
+    expect(await conversation(bob, 'alice').getByText('oops').count()).toBe(0);
+  });
+
+  it('reacts: counts per emoji on both pages, a click on a count toggles my own reaction', async () => {
+    await messageRow(alice, 'hi alice').locator('[data-testid=react][data-emoji="👍"]').click();
+    await reaction(bob, 'hi alice', '👍').and(bob.locator('[data-count="1"][data-mine=false]')).waitFor(WAIT);
+    expect(await reaction(bob, 'hi alice', '👍').textContent()).toBe('👍 1');
+    await reaction(alice, 'hi alice', '👍').and(alice.locator('[data-mine=true]')).waitFor(WAIT);
+
+    // Bob adds his to the count, and a second emoji.
+    await reaction(bob, 'hi alice', '👍').click();
+    await reaction(alice, 'hi alice', '👍').and(alice.locator('[data-count="2"]')).waitFor(WAIT);
+    await reaction(bob, 'hi alice', '👍').and(bob.locator('[data-count="2"][data-mine=true]')).waitFor(WAIT);
+    await messageRow(bob, 'hi alice').locator('[data-testid=react][data-emoji="🎉"]').click();
+    await reaction(alice, 'hi alice', '🎉').and(alice.locator('[data-count="1"]')).waitFor(WAIT);
+
+    // Alice takes hers off again: one left, bob's.
+    await reaction(alice, 'hi alice', '👍').click();
+    await reaction(bob, 'hi alice', '👍').and(bob.locator('[data-count="1"][data-mine=true]')).waitFor(WAIT);
+    await reaction(alice, 'hi alice', '👍').and(alice.locator('[data-count="1"][data-mine=false]')).waitFor(WAIT);
+    // Reactions are not messages: nothing unread, no new rows.
+    expect(await messageRow(bob, 'hi alice').count()).toBe(1);
+  });
+
   it('creates a public channel that the other user joins by id, and a group with a member', async () => {
     await alice.getByTestId('new-type').selectOption('channel');
     await alice.getByTestId('new-name').fill('announcements');
@@ -244,8 +318,16 @@ describe('web client end to end (Chromium, two nodes)', () => {
   it('shows the drop, reconnects and syncs what was sent meanwhile', async () => {
     proxy.cut();
     await bob.locator('[data-testid=connection][data-state=offline]').waitFor(WAIT);
+    // Bob's node saw his only socket close: alice's page shows him offline; bob's page no longer knows.
+    await peerDot(alice, 'bob', false).waitFor(WAIT);
+    await peerDot(bob, 'alice', 'unknown').waitFor(WAIT);
     await send(alice, 'sent while you were offline');
     await tickOf(alice, 'sent while you were offline', 'sent').waitFor(WAIT);
+    // A change made meanwhile reaches bob through the same sync.
+    await messageRow(alice, 'lunch at one?').getByTestId('edit').click();
+    await alice.getByTestId('composer').fill('lunch at two?');
+    await alice.getByTestId('composer').press('Enter');
+    await messageRow(alice, 'lunch at two?').waitFor(WAIT);
     // Bob writes while offline: shown at once as pending, sent after the reconnection.
     await send(bob, 'written while offline');
     await tickOf(bob, 'written while offline', 'pending').waitFor(WAIT);
@@ -254,6 +336,10 @@ describe('web client end to end (Chromium, two nodes)', () => {
     proxy.restore();
     await bob.locator('[data-testid=connection][data-state=online]').waitFor({ timeout: 15_000 });
     await messageRow(bob, 'sent while you were offline').waitFor(WAIT);
+    await peerDot(alice, 'bob', true).waitFor(WAIT);
+    // Bob's new socket watches alice again.
+    await peerDot(bob, 'alice', true).waitFor(WAIT);
+    await bob.locator(`[data-testid=message][data-seq="${lunchSeq}"]`).getByText('lunch at two?', { exact: true }).waitFor(WAIT);
     await tickOf(alice, 'sent while you were offline', 'read').waitFor(WAIT);
     await messageRow(alice, 'written while offline').waitFor(WAIT);
     await tickOf(bob, 'written while offline', 'read').waitFor(WAIT);
@@ -274,6 +360,13 @@ describe('web client end to end (Chromium, two nodes)', () => {
     expect(await messageRow(bob, 'hello bob').count()).toBe(0);
     await bob.getByTestId('load-older').click();
     await messageRow(bob, 'hello bob').waitFor(WAIT);
+    // History over REST holds each message as it is now.
+    expect(await bob.locator(`[data-testid=message][data-seq="${lunchSeq}"]`).getByTestId('message-text').textContent()).toBe('lunch at two?');
+    expect(await bob.locator(`[data-testid=message][data-seq="${lunchSeq}"]`).getByTestId('edited').count()).toBe(1);
+    expect(await bob.locator(`[data-testid=message][data-seq="${oopsSeq}"][data-deleted=true]`).count()).toBe(1);
+    expect(await bob.getByTestId('messages').getByText('oops, wrong chat').count()).toBe(0);
+    expect(await reaction(bob, 'hi alice', '👍').getAttribute('data-count')).toBe('1');
+    expect(await reaction(bob, 'hi alice', '🎉').getAttribute('data-count')).toBe('1');
     const seqs = await bob.getByTestId('message').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.seq)));
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(seqs).size).toBe(seqs.length);

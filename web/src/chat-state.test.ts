@@ -1,8 +1,8 @@
 // The client's model without a browser: de-duplication, ordering by seq, optimistic sends
-// replaced by the stored message, ticks from receipts, unread counting.
+// replaced by the stored message, ticks from receipts, unread counting, changes to messages.
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
-import { Thread, applyConversationUpdate, entryFromListItem, markRead, noteMessage, titleOf } from './chat-state.js';
+import { Thread, applyConversationUpdate, describe as describeMessage, entryFromListItem, markRead, noteMessage, noteUpdate, titleOf } from './chat-state.js';
 
 const T0 = Date.parse('2025-01-01T10:00:00Z');
 let n = 0;
@@ -88,6 +88,55 @@ describe('Thread', () => {
     t.memberJoined('dave', T0 + 60_000); // joined after the message: does not hold it back
     expect(t.tick(m, 'group')).toBe('read');
     expect(t.tick(m, 'channel')).toBe('sent');
+  });
+});
+
+describe('changes to messages (edits, deletions, reactions)', () => {
+  it('keeps the state with the highest updatedSeq, from live updates and from history or sync alike', () => {
+    const t = new Thread('c1', 'alice');
+    const m = msg(3, 'bob');
+    t.add([m]);
+    const edited = { ...m, text: 'new', editedAt: m.createdAt, updatedSeq: 5 };
+    expect(t.update(edited)).toBe(true);
+    expect(t.update(edited)).toBe(false); // repeated
+    expect(t.update({ ...m, text: 'older', updatedSeq: 4 })).toBe(false); // late
+    expect(t.add([{ ...m, updatedSeq: 4 }])).toEqual([]);
+    expect(t.messages.get(m.id)?.text).toBe('new');
+    // A page (history, sync) with a newer state replaces it, without counting as a new message.
+    expect(t.add([{ ...m, reactions: [{ emoji: '👍', count: 1 }], updatedSeq: 6 }])).toEqual([]);
+    expect(t.messages.get(m.id)?.reactions).toEqual([{ emoji: '👍', count: 1 }]);
+    expect(t.update(msg(9, 'bob', { updatedSeq: 10 }))).toBe(false); // unknown message: not added
+    expect(t.items()).toHaveLength(1);
+  });
+
+  it('remembers my reactions until the message is deleted', () => {
+    const t = new Thread('c1', 'alice');
+    const m = msg(3, 'bob');
+    t.add([m]);
+    t.setReacted(m.id, '👍', true);
+    t.setReacted(m.id, '🎉', true);
+    t.setReacted(m.id, '🎉', false);
+    expect([t.hasReacted(m.id, '👍'), t.hasReacted(m.id, '🎉')]).toEqual([true, false]);
+    t.update({ ...m, reactions: [{ emoji: '👍', count: 2 }], updatedSeq: 5 });
+    expect(t.hasReacted(m.id, '👍')).toBe(true);
+    t.setReacted(m.id, '❤️', true);
+    // Nobody holds ❤️ any more: taken off on another device.
+    t.update({ ...m, reactions: [{ emoji: '👍', count: 2 }], updatedSeq: 6 });
+    expect(t.hasReacted(m.id, '❤️')).toBe(false);
+    const { text: _gone, ...rest } = m;
+    t.update({ ...rest, deletedAt: m.createdAt, updatedSeq: 7 });
+    expect(t.hasReacted(m.id, '👍')).toBe(false);
+    expect(describeMessage(t.messages.get(m.id)!, 'alice')).toBe('message deleted');
+  });
+
+  it('the list preview follows a change of the last message only', () => {
+    const e = entryFromListItem({ id: 'c1', type: 'direct', createdBy: 'bob', createdAt: new Date(T0).toISOString(), lastSeq: 3, public: false, role: 'member', unread: 0 });
+    const last = msg(3, 'bob');
+    noteMessage(e, last, 'alice', false);
+    expect(noteUpdate(e, msg(2, 'bob', { updatedSeq: 4 }))).toBe(false);
+    expect(noteUpdate(e, { ...last, deletedAt: last.createdAt, updatedSeq: 5 })).toBe(true);
+    expect(e.unread).toBe(0);
+    expect(describeMessage(e.lastMessage!, 'alice')).toBe('message deleted');
   });
 });
 

@@ -1,6 +1,8 @@
 // The client's model of its conversations, free of DOM and sockets so it can be unit tested:
 // messages de-duplicated by id and ordered by seq, optimistic sends keyed by clientMsgId,
-// other members' receipt watermarks and the ticks they give to my messages, unread counts.
+// other members' receipt watermarks and the ticks they give to my messages, unread counts;
+// changes to stored messages (edits, deletions, reactions: the newest `updatedSeq` wins) and the
+// reactions this device made, which the counts alone do not tell.
 import type { Conversation, ConversationListItem, ConversationUpdated, Message, Receipt, Role } from '../../protocol/index.js';
 
 export type Tick = 'pending' | 'failed' | 'sent' | 'delivered' | 'read';
@@ -36,6 +38,8 @@ export class Thread {
   nextBefore: number | undefined;
   /** The newest history page has been fetched (live messages may arrive before). */
   historyLoaded = false;
+  /** Emoji I hold per message id, as far as this device knows (the server sends counts only). */
+  readonly myReactions = new Map<string, Set<string>>();
 
   constructor(
     readonly conversationId: string,
@@ -52,11 +56,37 @@ export class Thread {
       // reply is a read receipt for everything before it.
       else if (m.kind !== 'system') this.receipt({ conversationId: m.conversationId, userId: m.senderId, type: 'read', seq: m.seq });
       if (m.seq > this.highestSeq) this.highestSeq = m.seq;
-      if (this.messages.has(m.id)) continue;
+      if (this.messages.has(m.id)) {
+        this.update(m);
+        continue;
+      }
       this.messages.set(m.id, m);
       fresh.push(m);
     }
     return fresh;
+  }
+
+  /** The current state of a known message (edit, deletion, reactions); returns whether it was newer. */
+  update(m: Message): boolean {
+    const known = this.messages.get(m.id);
+    if (!known || m.conversationId !== this.conversationId || !isNewer(m, known)) return false;
+    this.messages.set(m.id, m);
+    // An emoji nobody holds any more is not mine either (taken off on another device).
+    const mine = this.myReactions.get(m.id);
+    for (const emoji of mine ?? []) if (!m.reactions?.some((r) => r.emoji === emoji)) this.setReacted(m.id, emoji, false);
+    return true;
+  }
+
+  hasReacted(messageId: string, emoji: string): boolean {
+    return this.myReactions.get(messageId)?.has(emoji) ?? false;
+  }
+
+  setReacted(messageId: string, emoji: string, on: boolean): void {
+    const mine = this.myReactions.get(messageId) ?? new Set<string>();
+    if (on) mine.add(emoji);
+    else mine.delete(emoji);
+    if (mine.size) this.myReactions.set(messageId, mine);
+    else this.myReactions.delete(messageId);
   }
 
   addPending(p: PendingMessage): void {
@@ -184,6 +214,18 @@ export function noteMessage(entry: Entry, m: Message, me: string, reading: boole
   return true;
 }
 
+/** Whether `m` is a later state of the same message than `than` (PROTOCOL.md §9: keep the highest `updatedSeq`). */
+export function isNewer(m: Message, than: Message): boolean {
+  return (m.updatedSeq ?? 0) > (than.updatedSeq ?? 0);
+}
+
+/** A change to a message: the list's preview follows when it is the last message. */
+export function noteUpdate(entry: Entry, m: Message): boolean {
+  if (entry.lastMessage?.id !== m.id || !isNewer(m, entry.lastMessage)) return false;
+  entry.lastMessage = m;
+  return true;
+}
+
 export function markRead(entry: Entry, seq: number): void {
   entry.readSeq = Math.max(entry.readSeq, seq);
   entry.unread = 0;
@@ -248,6 +290,7 @@ export function titleOf(entry: Entry): string {
 
 /** One line describing a message, for previews and system rows. */
 export function describe(m: Message, me: string): string {
+  if (m.deletedAt) return 'message deleted';
   if (m.kind === 'text') return m.text ?? '';
   if (m.kind === 'file') return `📎 ${m.attachment?.name ?? 'file'}`;
   const s = m.system;

@@ -5,16 +5,20 @@ import {
   ConversationUpdatedSchema,
   MessageNewSchema,
   MessageTextSchema,
+  MessageUpdatedSchema,
+  PresenceSchema,
   ReceiptSchema,
   TypingEventSchema,
   type Message,
 } from '../../protocol/index.js';
 import { createClient, localStorageOutbox, type PendingSend, type Subscription } from '../../client/src/index.js';
 import { checked, createApi } from './api.js';
-import { Thread, applyConversationUpdate, entryFromListItem, markRead, noteMessage, provisionalEntry, type Entry } from './chat-state.js';
+import { Thread, applyConversationUpdate, entryFromListItem, markRead, noteMessage, noteUpdate, provisionalEntry, type Entry } from './chat-state.js';
 import { bindConversationForms } from './conversation-forms.js';
 import { byId, show } from './dom.js';
 import { renderConversationList } from './list.view.js';
+import { createMessageActions } from './message-actions.js';
+import { PresenceWatcher } from './presence.js';
 import { SessionEnded, type TokenSource } from './session.js';
 import { ThreadView, renderThreadHeader } from './thread.view.js';
 import { TypingIndicator, TypingSender } from './typing.js';
@@ -47,12 +51,15 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     title: byId('thread-title'),
     meta: byId('thread-meta'),
     id: byId('thread-id'),
+    presence: byId('thread-presence'),
     older: byId<HTMLButtonElement>('older'),
     typing: byId('typing'),
     composer: byId<HTMLFormElement>('composer'),
     text: byId<HTMLTextAreaElement>('composer-text'),
     send: byId<HTMLButtonElement>('composer-send'),
     composerError: byId('composer-error'),
+    editBar: byId('edit-bar'),
+    editCancel: byId<HTMLButtonElement>('edit-cancel'),
   };
 
   let ended = false;
@@ -89,9 +96,12 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   const streams = new Map<string, Subscription>();
   let everOnline = false;
   client.on('state', (state) => {
+    if (state === 'offline') presence.forget();
     if (state !== 'online') return showState(state, state === 'offline' ? 'reconnecting…' : undefined);
     const resumed = everOnline;
     everOnline = true;
+    // A new socket watches nobody yet.
+    watchPresence(true);
     showState(resumed ? 'syncing' : 'connecting', resumed ? 'catching up' : 'loading');
     loadList().then(
       () => conn.online && showState('online'),
@@ -101,12 +111,40 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
       },
     );
   });
-  const threadView = new ThreadView(byId('messages'), byId('messages-scroll'), me, (clientMsgId) => {
-    const thread = openId ? threads.get(openId) : undefined;
-    const p = thread?.retrying(clientMsgId);
-    if (thread && p) track(client.send(thread.conversationId, { kind: 'text', text: p.text }, { clientMsgId }));
-    renderThread();
+  const actions = createMessageActions({
+    conn,
+    threadOf: (id) => threadOf(id),
+    changed: (m) => changed(m),
+    render: () => renderThread(),
+    fail: (err) => fail(el.composerError, err),
+    el: { bar: el.editBar, cancel: el.editCancel, text: el.text, send: el.send },
   });
+  const threadView = new ThreadView(byId('messages'), byId('messages-scroll'), me, {
+    retry(clientMsgId) {
+      const thread = openId ? threads.get(openId) : undefined;
+      const p = thread?.retrying(clientMsgId);
+      if (thread && p) track(client.send(thread.conversationId, { kind: 'text', text: p.text }, { clientMsgId }));
+      renderThread();
+    },
+    react: actions.react,
+    edit: actions.edit,
+    delete: actions.delete,
+  });
+  const presence = new PresenceWatcher(
+    (userIds) => conn.call('presence:subscribe', { userIds }),
+    () => {
+      renderList();
+      renderThread();
+    },
+  );
+  /** Direct chats' peers and the open group's members. */
+  function watchPresence(again = false): void {
+    const ids = [...entries.values()].flatMap((e) => (e.peerId ? [e.peerId] : []));
+    const open = openId ? entries.get(openId) : undefined;
+    if (open?.conversation.type === 'group') ids.push(...(threads.get(open.conversation.id)?.others.keys() ?? []));
+    if (conn.online) presence.watch(ids, again);
+  }
+  const online = (userId: string) => presence.isOnline(userId);
   /** A send in the outbox: the stored message replaces the pending row; a refusal marks it ⚠. */
   function track(p: PendingSend): void {
     p.stored.then(
@@ -134,7 +172,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   // ------------------------------------------------------------------ rendering
 
   function renderList(): void {
-    renderConversationList(el.list, entries.values(), { me, openId, onOpen: (id) => void open(id) });
+    renderConversationList(el.list, entries.values(), { me, openId, online, onOpen: (id) => void open(id) });
   }
 
   function renderThread(mode?: 'follow' | 'bottom' | 'keep'): void {
@@ -143,8 +181,8 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     show(el.view, Boolean(entry));
     if (!entry) return;
     const thread = threadOf(entry.conversation.id);
-    renderThreadHeader(el, entry, thread);
-    threadView.render(thread, entry.conversation.type, mode);
+    renderThreadHeader(el, entry, thread, online);
+    threadView.render(thread, entry.conversation.type, mode, entry.role !== 'member');
     renderTyping();
   }
 
@@ -187,6 +225,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
       renderList();
       renderThread();
     }
+    watchPresence();
   }
 
   let listTimer: ReturnType<typeof setTimeout> | undefined;
@@ -196,7 +235,10 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   }
 
   async function open(id: string): Promise<void> {
-    if (openId !== id) typingOut.stop();
+    if (openId !== id) {
+      typingOut.stop();
+      actions.cancelEdit();
+    }
     openId = id;
     el.composerError.textContent = '';
     const thread = threadOf(id);
@@ -212,6 +254,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
         const entry = entries.get(id);
         if (entry && entry.conversation.type !== 'channel') thread.setMembers((await api.members(id)).members);
       }
+      watchPresence();
       markThreadRead(id);
       if (openId === id) renderThread('bottom');
     } catch (err) {
@@ -260,6 +303,8 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
         id,
         {
           onMessage: (m) => received([m]),
+          // Edits, deletions and reactions, live or found by a sync after a drop.
+          onUpdate: (m) => changed(m),
           // Access lost (removed, or the conversation is gone): forget the thread.
           onDiscontinuity: () => {
             streams.delete(id);
@@ -295,11 +340,25 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
     renderList();
   }
 
+  /** A later state of a message: the thread, and the list's preview when it is the last one. */
+  function changed(m: Message): void {
+    const entry = entries.get(m.conversationId);
+    const inList = entry ? noteUpdate(entry, m) : false;
+    const inThread = threads.get(m.conversationId)?.update(m) ?? false;
+    if (inList) renderList();
+    if (inThread && m.conversationId === openId) renderThread();
+  }
+
   // Conversations without a loaded thread: the list's last message and unread badge (streamed ones come through follow()).
   conn.socket.on('message:new', (data) => {
     const { message } = checked(MessageNewSchema, data, 'message:new');
     if (!streams.has(message.conversationId)) received([message]);
   });
+
+  // Also the list's preview of conversations without a stream; applying a change twice is a no-op.
+  conn.socket.on('message:updated', (data) => changed(checked(MessageUpdatedSchema, data, 'message:updated').message));
+
+  conn.socket.on('presence', (data) => presence.apply(checked(PresenceSchema, data, 'presence')));
 
   conn.socket.on('receipt', (data) => {
     const r = checked(ReceiptSchema, data, 'receipt');
@@ -343,8 +402,9 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
       return;
     }
     el.composerError.textContent = '';
-    el.text.value = '';
     typingOut.stop();
+    if (actions.editing(entry.conversation.id)) return actions.save(parsed.data);
+    el.text.value = '';
     const thread = threadOf(entry.conversation.id);
     const p = client.send(thread.conversationId, { kind: 'text', text: parsed.data });
     thread.addPending({ clientMsgId: p.clientMsgId, conversationId: p.conversationId, text: parsed.data, createdAt: p.createdAt, status: 'pending' });
@@ -385,7 +445,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
   });
   el.text.addEventListener('input', () => {
     if (!openId) return;
-    if (el.text.value.trim()) typingOut.typing(openId);
+    if (el.text.value.trim() && !actions.editing(openId)) typingOut.typing(openId);
     else typingOut.stop();
   });
   el.older.addEventListener('click', () => void loadOlder());
@@ -407,6 +467,7 @@ export function startChat(tokens: TokenSource, onSignedOut: (reason: string) => 
       document.removeEventListener('visibilitychange', onVisible);
       typingOut.stop();
       typingIn.clear();
+      presence.stop();
       ended = true;
       client.close();
     },
