@@ -289,6 +289,34 @@ describe('MongoStore specifics', () => {
     }
   });
 
+  it('a join or leave left pending by a node that died is carried out by the next writer, at the frozen seq (#14 item 7)', async () => {
+    const [a, b, c] = [uid('a'), uid('b'), uid('c')];
+    const conv = await group(a, [c]);
+    const cid = new mongoose.Types.ObjectId(conv.id);
+    await store.appendMessages([text(conv.id, a, 'p1'), text(conv.id, a, 'p2')]);
+    const conn = await mongoose.createConnection(url).asPromise();
+    try {
+      const conversations = conn.db!.collection('conversations');
+      // A node set the join pending (counter frozen at 2) and died before inserting the period.
+      const join = { token: new mongoose.Types.ObjectId(), at: new Date(), join: [{ _id: new mongoose.Types.ObjectId(), userId: b, role: 'member' }] };
+      await conversations.updateOne({ _id: cid }, { $set: { pending: join } });
+      const next = (await second.appendMessage(text(conv.id, a, 'p3'))).message;
+      expect(next.seq).toBe(3);
+      expect(await store.listPeriods(conv.id, b)).toEqual([{ afterSeq: 2, untilSeq: null }]);
+      expect(await conversations.findOne({ _id: cid, pending: { $exists: true } })).toBeNull();
+
+      // The same for a leave, found by another membership change instead of an append.
+      const period = await conn.db!.collection('memberships').findOne({ conversationId: cid, userId: c, open: true });
+      await conversations.updateOne({ _id: cid }, { $set: { pending: { token: new mongoose.Types.ObjectId(), at: new Date(), leave: period!._id } } });
+      expect(await store.addMembers(conv.id, [{ userId: uid('d'), role: 'member' }])).toHaveLength(1);
+      expect(await store.listPeriods(conv.id, c)).toEqual([{ afterSeq: 0, untilSeq: 3 }]);
+      // That removal was the dead node's, not a later caller's.
+      expect(await store.removeMember(conv.id, c)).toBe(false);
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('concurrent adds of the same user open exactly one period', async () => {
     const a = uid('a');
     const b = uid('b');

@@ -25,6 +25,7 @@ import {
   type WatermarkUpdate,
 } from '../store.js';
 import { appendMany, appendOne, probeActivityOperator } from './append.js';
+import { newPeriod } from './counter.js';
 import { MongoConnection, type MongoConnectionOptions } from './connection.js';
 import { isDuplicateKey } from './errors.js';
 import { listConversations } from './inbox.js';
@@ -119,7 +120,7 @@ export class MongoStore implements Store {
         lastActivityAt: now,
         ...(directKey !== undefined ? { directKey } : {}),
       };
-      const periods = members.map((m) => memberships.newPeriod(doc._id, m.userId, m.role, 0, now));
+      const periods = members.map((m) => newPeriod(doc._id, m.userId, m.role, 0, now));
       if (periods.length) await this.m.Membership.collection.insertMany(periods, { ordered: true });
       try {
         await this.m.Conversation.collection.insertOne(doc);
