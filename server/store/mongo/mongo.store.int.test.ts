@@ -317,6 +317,26 @@ describe('MongoStore specifics', () => {
     }
   });
 
+  it('ping (/readyz) reads the majority lag from the primary’s hello: on a replica set past the limit it is UNAVAILABLE, majority-lag (#14 item 5)', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+    // A limit below zero: any replica set "lags". jongodb and a standalone mongod report no
+    // lastWrite (nothing to lag), so there the probe stays ready.
+    const strict = new MongoStore({ url, maxMajorityLagMs: -1 });
+    try {
+      const conn = await mongoose.createConnection(url).asPromise();
+      const hello = await conn.db!.admin().command({ hello: 1 }).finally(() => conn.close());
+      if (typeof hello.setName === 'string') {
+        expect(hello.lastWrite?.majorityWriteDate).toBeInstanceOf(Date);
+        await expect(strict.ping()).rejects.toMatchObject({ name: 'StoreUnavailableError', reason: 'majority-lag' });
+      } else {
+        expect(hello.lastWrite).toBeUndefined();
+        await expect(strict.ping()).resolves.toBeUndefined();
+      }
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('concurrent adds of the same user open exactly one period', async () => {
     const a = uid('a');
     const b = uid('b');

@@ -33,6 +33,7 @@ import { createMissingIndexes, indexDrift, migrateIndexes, type IndexDrift } fro
 import { parseId, toConversation, toMembership, toMessage } from './mappers.js';
 import { checkMemberCap } from './member-cap.js';
 import { pageMessages } from './history.js';
+import { assertMajorityKeepsUp } from './readiness.js';
 import { changeMessage, pageChanges } from './changes.js';
 import * as memberships from './memberships.js';
 import { createModels, GAP_KIND, op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
@@ -81,9 +82,11 @@ export class MongoStore implements Store {
     return this.db.durability();
   }
 
+  /** /readyz: the primary answers and its majority keeps up (readiness.ts). */
   ping(): Promise<void> {
     return this.db.run(async () => {
-      await this.db.conn.db!.command({ ping: 1 });
+      const hello = await this.db.conn.db!.admin().command({ hello: 1 });
+      assertMajorityKeepsUp(hello, this.db.maxMajorityLagMs);
     });
   }
 
