@@ -337,6 +337,18 @@ describe('MongoStore specifics', () => {
     }
   });
 
+  it('conversation ids are random, not time-ordered, so a ranged shard key spreads new conversations (#14 item 8)', async () => {
+    const a = uid('a');
+    const ids = [];
+    for (let i = 0; i < 12; i++) ids.push((await group(a)).id);
+    // A default ObjectId starts with the creation time in seconds, so these would all sit within
+    // a few seconds of now and rise in creation order.
+    const now = Math.floor(Date.now() / 1000);
+    const nearNow = ids.filter((id) => Math.abs(parseInt(id.slice(0, 8), 16) - now) < 3_600);
+    expect(nearNow.length).toBeLessThanOrEqual(1);
+    expect([...ids].sort()).not.toEqual(ids);
+  });
+
   it('concurrent adds of the same user open exactly one period', async () => {
     const a = uid('a');
     const b = uid('b');
