@@ -10,7 +10,7 @@ export interface ConversationDoc {
   title?: string;
   createdBy: string;
   createdAt: Date;
-  /** Highest seq handed out; bumped atomically by every append (`$inc`). */
+  /** Highest seq handed out; bumped atomically by every append (`$inc`), never while `pending` is set. */
   lastSeq: number;
   public: boolean;
   /** Time of the last append, else creation: the order of a user's conversation list. */

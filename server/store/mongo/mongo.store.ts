@@ -3,7 +3,8 @@
 // written next to the indexes in models.ts; divergences of the jongodb test server in JONGODB.md.
 //
 // No multi-document transactions: every operation is one atomic document write or ordered so
-// that a crash between two writes leaves nothing a reader can trip over (see createConversation).
+// that a crash between two writes leaves nothing a reader can trip over (see createConversation);
+// joins and leaves are ordered against appends through the conversation document (counter.ts).
 import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
