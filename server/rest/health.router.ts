@@ -24,6 +24,12 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** A check's own fixed reason (`majority-lag`), if it gave one in the expected shape; never text. */
+function reasonOf(err: unknown): string | undefined {
+  const reason = (err as { reason?: unknown } | null)?.reason;
+  return typeof reason === 'string' && /^[a-z][a-z-]{0,31}$/.test(reason) ? reason : undefined;
+}
+
 export function createHealthRouter(opts: { checks: ReadinessCheck[]; isShuttingDown: () => boolean; metrics: Metrics }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
@@ -42,7 +48,7 @@ export function createHealthRouter(opts: { checks: ReadinessCheck[]; isShuttingD
         } catch (err) {
           // §7: the failing part by name and kind only; a driver's message can carry hosts,
           // users or a URL with its password.
-          return { name: c.name, ok: false as const, error: err instanceof CheckTimeout ? 'timeout' : 'unavailable' };
+          return { name: c.name, ok: false as const, error: err instanceof CheckTimeout ? 'timeout' : (reasonOf(err) ?? 'unavailable') };
         }
       }),
     );

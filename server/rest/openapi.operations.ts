@@ -9,7 +9,7 @@ const HealthSchema = z.strictObject({ status: z.literal('ok') });
 const ReadinessSchema = z.strictObject({
   status: z.enum(['ready', 'unavailable', 'draining']),
   failing: z.array(z.string()).meta({ description: 'Names of the failing parts (`redis`, `store`, `shutdown`).' }),
-  checks: z.record(z.string(), z.string()).optional().meta({ description: '`ok` or the error of each check.' }),
+  checks: z.record(z.string(), z.string()).optional().meta({ description: '`ok` or the error of each check: `unavailable`, `timeout`, or the check\'s own reason (`majority-lag`: the MongoDB majority is behind the primary).' }),
 });
 
 const get = (operationId: string, summary: string, responses: Record<number, object>) => ({ get: { tags: ['operations'], operationId, summary, responses } });

@@ -10,6 +10,7 @@ import type { Conversation, Message, Role } from '../../protocol/index.js';
 import { encodeCursor } from './shared.js';
 import { boundsCases } from './bounds.contract.js';
 import { changeCases } from './changes.contract.js';
+import { membershipOrderCases } from './membership-order.contract.js';
 import { syncCases } from './sync.contract.js';
 import {
   InvalidArgumentStoreError,
@@ -544,6 +545,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
     syncCases(() => store);
     boundsCases(() => store);
     changeCases(() => store);
+    membershipOrderCases(() => store);
 
     describe('settings', () => {
       it('read receipts default to true and can be switched', async () => {

@@ -230,6 +230,8 @@ export interface Store {
 /** The database could not be reached or timed out: callers answer UNAVAILABLE. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
+  /** A fixed word for operator surfaces (`/readyz`), e.g. `majority-lag`; never driver text. */
+  reason?: string;
 }
 
 /** The conversation the operation refers to does not exist. */

@@ -4,6 +4,7 @@
 import { Types } from 'mongoose';
 import { clientKey, firstOccurrences } from '../shared.js';
 import { NotFoundStoreError, StoreUnavailableError, type AppendResult, type NewMessage } from '../store.js';
+import { bumpCounter } from './counter.js';
 import { duplicatePositions, isDuplicateKey } from './errors.js';
 import { parseId, toMessage } from './mappers.js';
 import { op, type MessageDoc, type Models } from './models.js';
@@ -79,13 +80,8 @@ export async function probeActivityOperator(models: Models): Promise<void> {
 }
 
 /** Reserves `count` seqs; returns the highest, or null when the conversation does not exist. */
-async function reserveSeqs(models: Models, conversationId: Types.ObjectId, count: number, now: Date): Promise<number | null> {
-  const conv = await models.Conversation.findOneAndUpdate(
-    { _id: conversationId },
-    { $inc: { lastSeq: count }, [activityOperator.get(models) ?? '$max']: { lastActivityAt: now } },
-    { returnDocument: 'after', projection: { lastSeq: 1 } },
-  ).lean<{ lastSeq: number }>();
-  return conv ? conv.lastSeq : null;
+function reserveSeqs(models: Models, conversationId: Types.ObjectId, count: number, now: Date): Promise<number | null> {
+  return bumpCounter(models, conversationId, count, { [activityOperator.get(models) ?? '$max']: { lastActivityAt: now } });
 }
 
 /** Inserts `input` with a freshly reserved seq, taking another one while the seq is taken. */

@@ -16,6 +16,7 @@ import type { Types } from 'mongoose';
 import type { Message } from '../../../protocol/index.js';
 import { visibleRanges } from '../shared.js';
 import { StoreUnavailableError, type ChangePageQuery, type ChangeResult, type MessageChange } from '../store.js';
+import { bumpCounter } from './counter.js';
 import { isDuplicateKey } from './errors.js';
 import { placeholder } from './history.js';
 import { seqFilter } from './inbox.js';
@@ -47,13 +48,8 @@ function plan(doc: MessageDoc, change: MessageChange, now: Date): Plan {
   }
 }
 
-async function reserveSeq(models: Models, conversationId: Types.ObjectId): Promise<number | null> {
-  const conv = await models.Conversation.collection.findOneAndUpdate(
-    { _id: conversationId },
-    { $inc: { lastSeq: 1 } },
-    { returnDocument: 'after', projection: { lastSeq: 1 } },
-  );
-  return conv ? (conv.lastSeq as number) : null;
+function reserveSeq(models: Models, conversationId: Types.ObjectId): Promise<number | null> {
+  return bumpCounter(models, conversationId, 1);
 }
 
 /** Fills `seq` with a placeholder; false when a reader filled it first. */

@@ -16,6 +16,9 @@ export const MONGO_DEFAULTS = Object.freeze({
   operationTimeoutMs: 5_000,
 });
 
+/** /readyz turns 503 once the majority is further behind the primary than this share of the deadline. */
+const MAJORITY_LAG_SHARE = 0.5;
+
 /**
  * The socket timeout for an operation deadline. mongodb 7.8 (mongoose 9) ignores `timeoutMS`
  * ("timeoutMS has no effect and will be removed in a future release"), so the deadline is built
@@ -42,6 +45,8 @@ export interface MongoConnectionOptions {
   serverSelectionTimeoutMs?: number;
   /** Deadline of one operation: `wtimeoutMS`, `waitQueueTimeoutMS`, and the socket timeout. */
   operationTimeoutMs?: number;
+  /** /readyz is 503 while the majority is this far (ms) behind the primary; half the deadline by default. */
+  maxMajorityLagMs?: number;
 }
 
 /**
@@ -56,11 +61,13 @@ export class MongoConnection {
   private opening: Promise<void> | undefined;
   private opened = false;
   private closing: Promise<void> | undefined;
+  readonly maxMajorityLagMs: number;
 
   constructor(opts: MongoConnectionOptions) {
     this.url = opts.url;
     const selection = opts.serverSelectionTimeoutMs ?? MONGO_DEFAULTS.serverSelectionTimeoutMs;
     const deadline = opts.operationTimeoutMs ?? MONGO_DEFAULTS.operationTimeoutMs;
+    this.maxMajorityLagMs = opts.maxMajorityLagMs ?? deadline * MAJORITY_LAG_SHARE;
     this.options = {
       serverSelectionTimeoutMS: selection,
       connectTimeoutMS: Math.min(selection, MONGO_DEFAULTS.connectTimeoutMs),

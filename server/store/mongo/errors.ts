@@ -109,3 +109,26 @@ export function toStoreError(err: unknown): unknown {
   }
   return err;
 }
+
+interface InsertTarget<T> {
+  insertMany(docs: T[], options: { ordered: false }): Promise<unknown>;
+  insertOne(doc: T): Promise<unknown>;
+}
+
+/**
+ * Inserts every document that does not collide with a unique index, ignoring the ones that do.
+ * Unordered, one round trip; where the server gives no per-document detail (jongodb rejects the
+ * whole batch, JONGODB.md #2) it goes again one by one.
+ */
+export async function insertSkippingDuplicates<T>(target: InsertTarget<T>, docs: T[]): Promise<void> {
+  try {
+    await target.insertMany(docs, { ordered: false });
+  } catch (err) {
+    if (duplicatePositions(err)) return;
+    for (const d of docs) {
+      await target.insertOne(d).catch((e: unknown) => {
+        if (!isDuplicateKey(e)) throw e;
+      });
+    }
+  }
+}

@@ -16,7 +16,7 @@ import { Types } from 'mongoose';
 import type { Message } from '../../../protocol/index.js';
 import { visibleRanges, type SeqRange } from '../shared.js';
 import { StoreUnavailableError, type MessagePageQuery } from '../store.js';
-import { duplicatePositions, isDuplicateKey } from './errors.js';
+import { insertSkippingDuplicates } from './errors.js';
 import { seqFilter } from './inbox.js';
 import { parseId, toMessage } from './mappers.js';
 import { GAP_KIND, type MessageDoc, type Models } from './models.js';
@@ -95,16 +95,5 @@ export function placeholder(conversationId: Types.ObjectId, seq: number, now: Da
 /** Fills the seqs with placeholders; a seq whose real message landed first is left to it. */
 async function closeGaps(models: Models, conversationId: Types.ObjectId, seqs: number[]): Promise<void> {
   const now = new Date();
-  const docs = seqs.map((s) => placeholder(conversationId, s, now));
-  try {
-    await models.Message.collection.insertMany(docs, { ordered: false });
-  } catch (err) {
-    if (duplicatePositions(err)) return;
-    // No per-document detail (jongodb rejects the whole batch): one by one.
-    for (const d of docs) {
-      await models.Message.collection.insertOne(d).catch((e: unknown) => {
-        if (!isDuplicateKey(e)) throw e;
-      });
-    }
-  }
+  await insertSkippingDuplicates(models.Message.collection, seqs.map((s) => placeholder(conversationId, s, now)));
 }

@@ -6,28 +6,9 @@ import type { Member, Role } from '../../../protocol/index.js';
 import { membersCursor, uniqueMembers } from '../shared.js';
 import { NotFoundStoreError, type AddOptions, type Page, type Period, type PeriodRange, type WatermarkUpdate } from '../store.js';
 import { checkMemberCap } from './member-cap.js';
-import { duplicatePositions, isDuplicateKey } from './errors.js';
+import { changeMembership } from './counter.js';
 import { assertUserIds, parseId, toMember, toPeriod } from './mappers.js';
 import { op, type MembershipDoc, type Models } from './models.js';
-
-async function lastSeqOf(models: Models, conversationId: Types.ObjectId): Promise<number | null> {
-  const conv = await models.Conversation.findOne({ _id: conversationId }, { lastSeq: 1 }).lean<{ lastSeq: number }>();
-  return conv ? conv.lastSeq : null;
-}
-
-export function newPeriod(conversationId: Types.ObjectId, userId: string, role: Role, seq: number, now: Date): MembershipDoc {
-  return {
-    _id: new Types.ObjectId(),
-    conversationId,
-    userId,
-    role,
-    open: true,
-    joinedAt: now,
-    joinedSeq: seq,
-    deliveredSeq: seq,
-    readSeq: seq,
-  };
-}
 
 export async function addMembers(
   models: Models,
@@ -36,13 +17,13 @@ export async function addMembers(
   opts: AddOptions = {},
 ): Promise<string[]> {
   const cid = parseId(conversationId);
-  const lastSeq = cid && (await lastSeqOf(models, cid));
-  if (!cid || lastSeq === null) throw new NotFoundStoreError(`conversation ${conversationId} not found`);
+  const notFound = () => new NotFoundStoreError(`conversation ${conversationId} not found`);
+  if (!cid || !(await models.Conversation.exists({ _id: cid }))) throw notFound();
   const wanted = uniqueMembers(members);
   if (wanted.length === 0) return [];
 
-  // Skip current members up front so the usual case is one clean insert; the unique index still
-  // decides the races.
+  // Skip current members up front so the usual case adds everyone it tries; the unique index
+  // still decides the races.
   const current = await models.Membership.find(
     { conversationId: cid, open: true, userId: op({ $in: assertUserIds(wanted.map((m) => m.userId)) }) },
     { userId: 1, _id: 0 },
@@ -50,39 +31,18 @@ export async function addMembers(
   const isCurrent = new Set(current.map((m) => m.userId));
   const fresh = wanted.filter((m) => !isCurrent.has(m.userId));
   await checkMemberCap(models, fresh.map((m) => m.userId), opts.maxOpenPerUser);
-  const now = new Date();
-  const docs = fresh.map((m) => newPeriod(cid, m.userId, m.role, lastSeq, now));
-  if (docs.length === 0) return [];
+  if (fresh.length === 0) return [];
 
-  const added = new Set<string>();
-  try {
-    await models.Membership.collection.insertMany(docs, { ordered: false });
-    docs.forEach((d) => added.add(d.userId));
-  } catch (err) {
-    const failed = duplicatePositions(err);
-    if (failed) {
-      docs.forEach((d, n) => failed.has(n) || added.add(d.userId));
-    } else {
-      // No per-document detail (jongodb rejects the whole batch, see JONGODB.md): one by one.
-      await Promise.all(
-        docs.map(async (d) => {
-          if (await insertPeriod(models, d)) added.add(d.userId);
-        }),
-      );
-    }
-  }
+  // Opened at the counter, ordered against appends (counter.ts); a period that exists under its
+  // chosen id afterwards was opened by this call (by us or by whoever helped).
+  const join = fresh.map((m) => ({ _id: new Types.ObjectId(), userId: m.userId, role: m.role }));
+  const seq = await changeMembership(models, cid, { token: new Types.ObjectId(), at: new Date(), join });
+  if (seq === null) throw notFound();
+  const landed = await models.Membership.find({ _id: op({ $in: join.map((j) => j._id) }) }, { userId: 1, _id: 0 })
+    .readConcern('local')
+    .lean<{ userId: string }[]>();
+  const added = new Set(landed.map((d) => d.userId));
   return wanted.map((m) => m.userId).filter((u) => added.has(u));
-}
-
-/** Inserts one period; false when the user already has an open one (or this one landed before). */
-async function insertPeriod(models: Models, doc: MembershipDoc): Promise<boolean> {
-  try {
-    await models.Membership.collection.insertOne(doc);
-    return true;
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    return (await models.Membership.exists({ _id: doc._id })) !== null;
-  }
 }
 
 type PeriodDoc = Pick<MembershipDoc, 'joinedSeq' | 'leftSeq' | 'open'>;
@@ -126,15 +86,17 @@ export async function listPeriods(models: Models, conversationId: string, userId
   return docs.map(toPeriod);
 }
 
+/** Closes the open period at the counter, ordered against appends (counter.ts). */
 export async function removeMember(models: Models, conversationId: string, userId: string): Promise<boolean> {
   const cid = parseId(conversationId);
-  const lastSeq = cid && (await lastSeqOf(models, cid));
-  if (!cid || lastSeq === null) return false;
-  const res = await models.Membership.updateOne(
-    { conversationId: cid, userId, open: true },
-    { $set: { open: false, leftAt: new Date(), leftSeq: lastSeq } },
-  );
-  return res.modifiedCount > 0;
+  if (!cid) return false;
+  const open = await models.Membership.findOne({ conversationId: cid, userId, open: true }, { _id: 1 }).lean<{ _id: Types.ObjectId }>();
+  if (!open) return false;
+  const token = new Types.ObjectId();
+  if ((await changeMembership(models, cid, { token, at: new Date(), leave: open._id })) === null) return false;
+  // Closed by this call (by us or a helper), or by a concurrent removal of the same period?
+  const closed = await models.Membership.findOne({ _id: open._id }, { closedBy: 1, _id: 0 }).readConcern('local').lean<{ closedBy?: Types.ObjectId }>();
+  return closed?.closedBy?.equals(token) === true;
 }
 
 export async function setRole(models: Models, conversationId: string, userId: string, role: Role): Promise<boolean> {

@@ -10,13 +10,24 @@ export interface ConversationDoc {
   title?: string;
   createdBy: string;
   createdAt: Date;
-  /** Highest seq handed out; bumped atomically by every append (`$inc`). */
+  /** Highest seq handed out; bumped atomically by every append (`$inc`), never while `pending` is set. */
   lastSeq: number;
   public: boolean;
   /** Time of the last append, else creation: the order of a user's conversation list. */
   lastActivityAt: Date;
   /** Only on `direct`: the sorted member pair, so a pair has at most one conversation. */
   directKey?: string;
+  /** A join or leave being carried out; the counter does not move while it is set (counter.ts). */
+  pending?: PendingMembershipChange;
+}
+
+/** A membership change ordered against the seq counter: periods to open, or one to close. */
+export interface PendingMembershipChange {
+  token: Types.ObjectId;
+  at: Date;
+  join?: { _id: Types.ObjectId; userId: string; role: Role }[];
+  /** `_id` of the period to close. */
+  leave?: Types.ObjectId;
 }
 
 /** One membership period. `open` is true exactly while the period has not been closed. */
@@ -30,6 +41,8 @@ export interface MembershipDoc {
   joinedSeq: number;
   leftAt?: Date;
   leftSeq?: number;
+  /** Token of the leave that closed the period (counter.ts), so the caller knows it was theirs. */
+  closedBy?: Types.ObjectId;
   deliveredSeq: number;
   readSeq: number;
 }
@@ -84,6 +97,7 @@ const conversationSchema = new Schema<ConversationDoc>(
     public: { type: Boolean, required: true },
     lastActivityAt: { type: Date, required: true },
     directKey: { type: String },
+    pending: { type: Schema.Types.Mixed },
   },
   { ...schemaOptions, collection: 'conversations' },
 );
@@ -106,6 +120,7 @@ const membershipSchema = new Schema<MembershipDoc>(
     joinedSeq: { type: Number, required: true },
     leftAt: { type: Date },
     leftSeq: { type: Number },
+    closedBy: { type: Schema.Types.ObjectId },
     deliveredSeq: { type: Number, required: true },
     readSeq: { type: Number, required: true },
   },

@@ -178,6 +178,22 @@ describe('MongoStore through a misbehaving connection', () => {
     expect(await store.advanceWatermarks(members.slice(0, 2).map((userId) => ({ conversationId, userId, type: 'delivered' as const, seq: message.seq })))).toEqual([false, false]);
   });
 
+  it('a join of 30 is 6 commands and a leave 5, whatever the size, and the counter is free again after each (#14 item 7)', async () => {
+    const members = Array.from({ length: 30 }, (_, i) => `j${i}-${randomBytes(3).toString('hex')}`);
+    const name = (c: Record<string, unknown>) => Object.keys(c)[0];
+    proxy.commands.length = 0;
+    expect(await store.addMembers(conversationId, members.map((userId) => ({ userId, role: 'member' as const })))).toEqual(members);
+    // exists, current members, set pending, insert the periods, clear pending, which landed.
+    expect(proxy.commands.map(name)).toEqual(['find', 'find', 'findAndModify', 'insert', 'update', 'find']);
+    proxy.commands.length = 0;
+    expect(await store.removeMember(conversationId, members[0]!)).toBe(true);
+    // the open period, set pending, close it, clear pending, closed by us?
+    expect(proxy.commands.map(name)).toEqual(['find', 'findAndModify', 'update', 'update', 'find']);
+    proxy.commands.length = 0;
+    await store.appendMessage(text(conversationId, owner, `after-${randomBytes(3).toString('hex')}`));
+    expect(proxy.commands.filter((c) => name(c) === 'findAndModify')).toHaveLength(1); // no pending met
+  });
+
   it('a receipt moved past ours by someone else between the read and the bulk write is reported as not moved by us', async () => {
     const members = Array.from({ length: 5 }, (_, i) => `r${i}-${randomBytes(3).toString('hex')}`);
     await store.addMembers(conversationId, members.map((userId) => ({ userId, role: 'member' as const })));

@@ -289,6 +289,66 @@ describe('MongoStore specifics', () => {
     }
   });
 
+  it('a join or leave left pending by a node that died is carried out by the next writer, at the frozen seq (#14 item 7)', async () => {
+    const [a, b, c] = [uid('a'), uid('b'), uid('c')];
+    const conv = await group(a, [c]);
+    const cid = new mongoose.Types.ObjectId(conv.id);
+    await store.appendMessages([text(conv.id, a, 'p1'), text(conv.id, a, 'p2')]);
+    const conn = await mongoose.createConnection(url).asPromise();
+    try {
+      const conversations = conn.db!.collection('conversations');
+      // A node set the join pending (counter frozen at 2) and died before inserting the period.
+      const join = { token: new mongoose.Types.ObjectId(), at: new Date(), join: [{ _id: new mongoose.Types.ObjectId(), userId: b, role: 'member' }] };
+      await conversations.updateOne({ _id: cid }, { $set: { pending: join } });
+      const next = (await second.appendMessage(text(conv.id, a, 'p3'))).message;
+      expect(next.seq).toBe(3);
+      expect(await store.listPeriods(conv.id, b)).toEqual([{ afterSeq: 2, untilSeq: null }]);
+      expect(await conversations.findOne({ _id: cid, pending: { $exists: true } })).toBeNull();
+
+      // The same for a leave, found by another membership change instead of an append.
+      const period = await conn.db!.collection('memberships').findOne({ conversationId: cid, userId: c, open: true });
+      await conversations.updateOne({ _id: cid }, { $set: { pending: { token: new mongoose.Types.ObjectId(), at: new Date(), leave: period!._id } } });
+      expect(await store.addMembers(conv.id, [{ userId: uid('d'), role: 'member' }])).toHaveLength(1);
+      expect(await store.listPeriods(conv.id, c)).toEqual([{ afterSeq: 0, untilSeq: 3 }]);
+      // That removal was the dead node's, not a later caller's.
+      expect(await store.removeMember(conv.id, c)).toBe(false);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('ping (/readyz) reads the majority lag from the primary’s hello: on a replica set past the limit it is UNAVAILABLE, majority-lag (#14 item 5)', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+    // A limit below zero: any replica set "lags". jongodb and a standalone mongod report no
+    // lastWrite (nothing to lag), so there the probe stays ready.
+    const strict = new MongoStore({ url, maxMajorityLagMs: -1 });
+    try {
+      const conn = await mongoose.createConnection(url).asPromise();
+      const hello = await conn.db!.admin().command({ hello: 1 }).finally(() => conn.close());
+      if (typeof hello.setName === 'string') {
+        expect(hello.lastWrite?.majorityWriteDate).toBeInstanceOf(Date);
+        await expect(strict.ping()).rejects.toMatchObject({ name: 'StoreUnavailableError', reason: 'majority-lag' });
+      } else {
+        expect(hello.lastWrite).toBeUndefined();
+        await expect(strict.ping()).resolves.toBeUndefined();
+      }
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('conversation ids are random, not time-ordered, so a ranged shard key spreads new conversations (#14 item 8)', async () => {
+    const a = uid('a');
+    const ids = [];
+    for (let i = 0; i < 12; i++) ids.push((await group(a)).id);
+    // A default ObjectId starts with the creation time in seconds, so these would all sit within
+    // a few seconds of now and rise in creation order.
+    const now = Math.floor(Date.now() / 1000);
+    const nearNow = ids.filter((id) => Math.abs(parseInt(id.slice(0, 8), 16) - now) < 3_600);
+    expect(nearNow.length).toBeLessThanOrEqual(1);
+    expect([...ids].sort()).not.toEqual(ids);
+  });
+
   it('concurrent adds of the same user open exactly one period', async () => {
     const a = uid('a');
     const b = uid('b');

@@ -3,7 +3,8 @@
 // written next to the indexes in models.ts; divergences of the jongodb test server in JONGODB.md.
 //
 // No multi-document transactions: every operation is one atomic document write or ordered so
-// that a crash between two writes leaves nothing a reader can trip over (see createConversation).
+// that a crash between two writes leaves nothing a reader can trip over (see createConversation);
+// joins and leaves are ordered against appends through the conversation document (counter.ts).
 import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
@@ -25,6 +26,7 @@ import {
   type WatermarkUpdate,
 } from '../store.js';
 import { appendMany, appendOne, probeActivityOperator } from './append.js';
+import { newPeriod } from './counter.js';
 import { MongoConnection, type MongoConnectionOptions } from './connection.js';
 import { isDuplicateKey } from './errors.js';
 import { listConversations } from './inbox.js';
@@ -32,6 +34,7 @@ import { createMissingIndexes, indexDrift, migrateIndexes, type IndexDrift } fro
 import { parseId, toConversation, toMembership, toMessage } from './mappers.js';
 import { checkMemberCap } from './member-cap.js';
 import { pageMessages } from './history.js';
+import { assertMajorityKeepsUp } from './readiness.js';
 import { changeMessage, pageChanges } from './changes.js';
 import * as memberships from './memberships.js';
 import { createModels, GAP_KIND, op, type ConversationDoc, type MembershipDoc, type MessageDoc, type Models } from './models.js';
@@ -80,9 +83,11 @@ export class MongoStore implements Store {
     return this.db.durability();
   }
 
+  /** /readyz: the primary answers and its majority keeps up (readiness.ts). */
   ping(): Promise<void> {
     return this.db.run(async () => {
-      await this.db.conn.db!.command({ ping: 1 });
+      const hello = await this.db.conn.db!.admin().command({ hello: 1 });
+      assertMajorityKeepsUp(hello, this.db.maxMajorityLagMs);
     });
   }
 
@@ -119,7 +124,7 @@ export class MongoStore implements Store {
         lastActivityAt: now,
         ...(directKey !== undefined ? { directKey } : {}),
       };
-      const periods = members.map((m) => memberships.newPeriod(doc._id, m.userId, m.role, 0, now));
+      const periods = members.map((m) => newPeriod(doc._id, m.userId, m.role, 0, now));
       if (periods.length) await this.m.Membership.collection.insertMany(periods, { ordered: true });
       try {
         await this.m.Conversation.collection.insertOne(doc);
