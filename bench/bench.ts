@@ -32,7 +32,7 @@ const BENCH_SHAPE = {
   variants: flag(z.string().default(DEFAULT_VARIANTS), {
     flag: 'variants',
     arg: 'spec',
-    help: '"name[:KEY=VAL ...];...": server environment; ENTRY=<script> another server program; NODE_ARGS=<flag,...> node flags (--cpu-prof); LT_TRANSPORTS=<list> the clients',
+    help: '"name[:KEY=VAL ...];...": server environment; ENTRY=<script> another server program; NODE_ARGS=<flag,...> node flags (--cpu-prof); LT_TRANSPORTS=<list> the clients; LT_MIX=<spec> the load\'s --mix',
     group: 'Benchmark',
   }),
   runs: flag(count.default(3), { flag: 'runs', arg: 'n', help: 'runs per variant, interleaved' }),
@@ -72,6 +72,7 @@ async function main(): Promise<number> {
   const checked = resolveOptions({ ...load, urls: ['http://127.0.0.1:1'], jwtSecret: 'check' });
   const scenario = checked.scenario;
   const variants = parseVariants(own.variants);
+  for (const v of variants) if (v.mix) resolveOptions({ ...load, mix: v.mix, urls: ['http://127.0.0.1:1'], jwtSecret: 'check' });
   const benchId = `b${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const outDir = own.out ?? join('bench', 'reports', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario}`);
   mkdirSync(outDir, { recursive: true });
@@ -157,7 +158,7 @@ async function main(): Promise<number> {
       let dbCpuSeconds = 0;
       try {
         report = await runLoad(
-          { ...load, ...(v.transports ? { transports: v.transports } : {}), urls: cluster.urls, jwtSecret, runId: `${benchId}${v.name.slice(0, 6)}${run}` },
+          { ...load, ...(v.transports ? { transports: v.transports } : {}), ...(v.mix ? { mix: v.mix } : {}), urls: cluster.urls, jwtSecret, runId: `${benchId}${v.name.slice(0, 6)}${run}` },
           {
             signal: abort.signal,
             onLoadStart: async () => {
@@ -185,6 +186,7 @@ async function main(): Promise<number> {
         `${v.name} run ${run}: accepted ${m.acceptedPerSec}/s, deliveries ${m.deliveriesPerSec}/s, ack p99 ${m.ackP99} ms, ` +
           `deliver p50 ${m.deliverP50} p99 ${m.deliverP99} ms, loss ${m.lossRatio}, stored dups ${m.storedDuplicates}, errors ${m.errors}, ` +
           `CPU/send gateway ${m.gatewayCpuMsPerSend} ms + postgres ${m.dbCpuMsPerSend} ms` +
+          `${m.changesPerSec ? `, changes ${m.changesPerSec}/s, CPU/operation gateway ${m.gatewayCpuMsPerOp} ms + postgres ${m.dbCpuMsPerOp} ms` : ''}` +
           `${m.sustainableRate !== undefined ? `, sustainable ${m.sustainableRate}/s` : ''}`,
       );
     }

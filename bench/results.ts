@@ -22,6 +22,11 @@ export interface RunMetrics {
   gatewayCpuMsPerSend: number;
   /** CPU of the cluster's PostgreSQL backends per accepted send, ms. */
   dbCpuMsPerSend: number;
+  /** Accepted edits and reactions per second (`LT_MIX=edit=…,react=…`; 0 otherwise). */
+  changesPerSec?: number;
+  /** Gateway and PostgreSQL CPU per accepted operation (sends, edits, reactions), ms. */
+  gatewayCpuMsPerOp?: number;
+  dbCpuMsPerOp?: number;
   sustainableRate?: number;
 }
 
@@ -30,6 +35,8 @@ export function metricsOf(r: LoadReport, dbCpuSeconds = 0): RunMetrics {
   const top = r.ramp?.steps.filter((s) => s.passed).at(-1);
   const ack = r.ramp ? (top?.ack ?? r.latencyMs.ack) : r.latencyMs.ack;
   const deliver = r.ramp ? (top?.deliver ?? r.latencyMs.deliver) : r.latencyMs.deliver;
+  // Reports of earlier versions have no changes.
+  const changes = (r.changes?.edit.acked ?? 0) + (r.changes?.react.acked ?? 0);
   return {
     acceptedPerSec: r.ramp ? (r.ramp.steps.filter((s) => s.passed).at(-1)?.acceptedPerSec ?? 0) : r.sends.acceptedPerSec,
     deliveriesPerSec: r.ramp ? (r.ramp.steps.filter((s) => s.passed).at(-1)?.deliveriesPerSec ?? 0) : r.delivery.deliveriesPerSec,
@@ -46,6 +53,13 @@ export function metricsOf(r: LoadReport, dbCpuSeconds = 0): RunMetrics {
     generatorCpuPercent: r.generator.cpuPercent,
     gatewayCpuMsPerSend: r.cost?.gatewayCpuMsPerAcceptedSend ?? 0,
     dbCpuMsPerSend: r.sends.acked ? Math.round((dbCpuSeconds * 1e5) / r.sends.acked) / 100 : 0,
+    ...(changes > 0
+      ? {
+          changesPerSec: r.changes.edit.acceptedPerSec + r.changes.react.acceptedPerSec,
+          gatewayCpuMsPerOp: r.cost?.gatewayCpuMsPerAcceptedOp ?? 0,
+          dbCpuMsPerOp: Math.round((dbCpuSeconds * 1e5) / (r.sends.acked + changes)) / 100,
+        }
+      : {}),
     ...(r.ramp ? { sustainableRate: r.ramp.sustainableRate } : {}),
   };
 }

@@ -12,12 +12,14 @@ export interface Variant {
   nodeArgs?: string[];
   /** Client-side overrides (LT_TRANSPORTS=polling,websocket). */
   transports?: ('websocket' | 'polling')[];
+  /** The load's `--mix` for this variant (LT_MIX=edit=5%,react=5%: the same rate with changes in it). */
+  mix?: string;
 }
 
 /** The default comparison: the gateway, its transport ceiling, and what a team would write instead. */
 export const DEFAULT_VARIANTS = 'pipeline;relay:RELAY_MODE=1;peer:ENTRY=bench/peer.ts';
 
-/** `pipeline;relay:RELAY_MODE=1;peer:ENTRY=bench/peer.ts;wc8:WORKER_CONCURRENCY=8 LT_TRANSPORTS=polling,websocket` */
+/** `pipeline;relay:RELAY_MODE=1;peer:ENTRY=bench/peer.ts;wc8:WORKER_CONCURRENCY=8 LT_TRANSPORTS=polling,websocket;changes:LT_MIX=edit=5%,react=5%` */
 export function parseVariants(spec: string): Variant[] {
   return spec
     .split(';')
@@ -33,6 +35,7 @@ export function parseVariants(spec: string): Variant[] {
         const key = kv.slice(0, eq);
         const value = kv.slice(eq + 1);
         if (key === 'LT_TRANSPORTS') v.transports = value.split(',') as Variant['transports'];
+        else if (key === 'LT_MIX') v.mix = value;
         else if (key === 'ENTRY') v.entry = value;
         else if (key === 'NODE_ARGS') v.nodeArgs = value.split(',').filter(Boolean);
         else v.env[key] = value;

@@ -14,8 +14,14 @@ describe('options', () => {
   const fromArgv = (...argv: string[]) => validate(LoadOptionsSchema, { jwtSecret: 's', ...readFlags(LOAD_SHAPE, argv).raw });
 
   it('parses mixes, durations and rejects nonsense', () => {
-    expect(parseMix('direct=0.5,channel=50%')).toEqual({ direct: 0.5, group: 0, channel: 0.5 });
+    expect(parseMix('direct=0.5,channel=50%')).toEqual({ direct: 0.5, group: 0, channel: 0.5, edit: 0, react: 0 });
     expect(() => parseMix('dm=1')).toThrow(OptionsError);
+    // Edits and reactions: fractions of all operations (sends get the rest), or weights beside send=.
+    expect(parseMix('group=1,edit=5%,react=10%')).toEqual({ direct: 0, group: 1, channel: 0, edit: 0.05, react: 0.1 });
+    expect(parseMix('send=90,edit=5,react=5')).toEqual({ direct: 0.3, group: 0.6, channel: 0.1, edit: 0.05, react: 0.05 });
+    expect(parseMix('send=0,react=1')).toMatchObject({ edit: 0, react: 1 });
+    expect(() => parseMix('edit=0.7,react=0.7')).toThrow(/edit \+ react exceed 1/);
+    expect(() => parseMix('send=0')).toThrow(/at least one of send, edit, react/);
     expect(toSeconds('2m')).toBe(120);
     expect(toSeconds('500ms')).toBe(0.5);
     expect(toSeconds('7')).toBe(7);
@@ -29,9 +35,12 @@ describe('options', () => {
 
   it('turns each flag into its option, with units, and the result resolves to itself', () => {
     const o = fromArgv('--users', '12', '--drain', '3s', '--duration', '2m', '--mix', 'group=1', '--transports', 'polling,websocket', '--step-duration', '500ms', '--no-verify', '--quiet', '--mode', 'ramp');
-    expect(o).toMatchObject({ users: 12, drainMs: 3_000, duration: 120, mix: { direct: 0, group: 1, channel: 0 }, transports: ['polling', 'websocket'], verify: false, progress: false, scenario: 'ramp' });
+    expect(o).toMatchObject({ users: 12, drainMs: 3_000, duration: 120, mix: { direct: 0, group: 1, channel: 0, edit: 0, react: 0 }, transports: ['polling', 'websocket'], verify: false, progress: false, scenario: 'ramp' });
     expect(o.ramp.stepSeconds).toBe(0.5);
     expect(resolveOptions(o)).toEqual(o);
+    const changes = fromArgv('--mix', 'direct=1,edit=10%,react=20%');
+    expect(changes.mix).toEqual({ direct: 1, group: 0, channel: 0, edit: 0.1, react: 0.2 });
+    expect(resolveOptions(changes)).toEqual(changes);
     // Library callers give milliseconds where the CLI takes a duration.
     expect(resolveOptions({ ...base, drainMs: 2_500 }).drainMs).toBe(2_500);
   });

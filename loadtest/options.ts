@@ -12,37 +12,73 @@ export function newRunId(): string {
 }
 
 const KINDS = ['direct', 'group', 'channel'] as const;
+/** Operations besides sends (PROTOCOL.md §9): edits of the user's own last message, reaction toggles. */
+const CHANGES = ['edit', 'react'] as const;
+const DEFAULT_KINDS = { direct: 0.3, group: 0.6, channel: 0.1 };
 
-/** Parses `direct=0.3,group=0.6,channel=0.1` (any subset; missing kinds get 0; `50%` works). */
-export function parseMix(spec: string): Record<(typeof KINDS)[number], number> {
-  const mix = { direct: 0, group: 0, channel: 0 };
+type MixInput = Partial<Record<(typeof KINDS)[number] | (typeof CHANGES)[number] | 'send', number>>;
+/** Conversation kinds as weights of sends; `edit` and `react` as fractions of all operations. */
+export type Mix = Record<(typeof KINDS)[number] | (typeof CHANGES)[number], number>;
+
+/**
+ * The two halves of a mix: which conversations sends go to (`direct`, `group`, `channel`: weights;
+ * none named = the defaults), and which operations run at `--rate` (`send`, `edit`, `react`).
+ * Without `send`, `edit` and `react` are fractions of the rate and sends get the rest
+ * (`edit=5%,react=5%`); with it the three are weights (`send=90,edit=5,react=5`).
+ */
+export function normaliseMix(m: MixInput): Mix {
+  const named = KINDS.some((k) => m[k] !== undefined);
+  const kinds = named ? { direct: m.direct ?? 0, group: m.group ?? 0, channel: m.channel ?? 0 } : DEFAULT_KINDS;
+  const edit = m.edit ?? 0;
+  const react = m.react ?? 0;
+  const send = m.send ?? 1 - edit - react;
+  if (send < -1e-9) throw new OptionsError('--mix: edit + react exceed 1 without send=');
+  const ops = Math.max(0, send) + edit + react;
+  if (ops <= 0) throw new OptionsError('--mix: at least one of send, edit, react must be > 0');
+  return { ...kinds, edit: edit / ops, react: react / ops };
+}
+
+/** Parses `direct=0.3,group=0.6,channel=0.1,edit=5%,react=5%` (any subset; `50%` works). */
+export function parseMix(spec: string): Mix {
+  const mix: MixInput = {};
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [k, v] = part.split('=');
-    if (k !== 'direct' && k !== 'group' && k !== 'channel') throw new OptionsError(`--mix: unknown kind "${k}"`);
+    if (!([...KINDS, ...CHANGES, 'send'] as (string | undefined)[]).includes(k)) throw new OptionsError(`--mix: unknown kind "${k}"`);
     const n = Number(v?.replace(/%$/, ''));
     if (!Number.isFinite(n) || n < 0) throw new OptionsError(`--mix: bad share for ${k}`);
-    mix[k] = v?.endsWith('%') ? n / 100 : n;
+    mix[k as keyof MixInput] = v?.endsWith('%') ? n / 100 : n;
   }
-  return mix;
+  return normaliseMix(mix);
 }
 
 const share = z.number().min(0);
-/** Shares of the aggregate send rate; normalised, kinds with share 0 are not created. */
+const mixError = (ctx: z.core.$RefinementCtx, err: unknown) => {
+  ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^--mix: /, '') });
+  return z.NEVER;
+};
+/** Shares of the aggregate rate; normalised, kinds with share 0 are not created. */
 const MixSchema = z
   .union([
     z.string().transform((s, ctx) => {
       try {
         return parseMix(s);
       } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^--mix: /, '') });
-        return z.NEVER;
+        return mixError(ctx, err);
       }
     }),
-    z.strictObject({ direct: share.optional(), group: share.optional(), channel: share.optional() }),
+    z
+      .strictObject({ direct: share.optional(), group: share.optional(), channel: share.optional(), send: share.optional(), edit: share.optional(), react: share.optional() })
+      .transform((m, ctx) => {
+        try {
+          return normaliseMix(m);
+        } catch (err) {
+          return mixError(ctx, err);
+        }
+      }),
   ])
   .pipe(
     z
-      .object({ direct: share.default(0), group: share.default(0), channel: share.default(0) })
+      .object({ direct: share, group: share, channel: share, edit: share.max(1), react: share.max(1) })
       .refine((m) => m.direct + m.group + m.channel > 0, 'at least one share must be > 0'),
   );
 
@@ -101,8 +137,13 @@ export const LOAD_SHAPE = {
   groupSize: flag(int(2, 1_000).default(10), { flag: 'group-size', arg: 'k', help: 'members per group' }),
   channelSize: flag(int(0).default(200), { flag: 'channel-size', arg: 'm', help: 'members of the one large channel, 0 = none (capped at --users)' }),
   channelPosters: flag(int(1).default(5), { flag: 'channel-posters', arg: 'p', help: 'channel owner + admins who post' }),
-  mix: flag(MixSchema.default({ direct: 0.3, group: 0.6, channel: 0.1 }), { flag: 'mix', arg: 'spec', help: 'share of sends per kind; missing kinds get 0' }),
-  rate: flag(positive.default(1_000), { flag: 'rate', arg: 'n', help: 'aggregate sends/s (steady)', group: 'Traffic' }),
+  mix: flag(MixSchema.default({ ...DEFAULT_KINDS, edit: 0, react: 0 }), {
+    flag: 'mix',
+    arg: 'spec',
+    help: 'share of sends per conversation kind (missing kinds get 0), and of edits and reactions in all operations: edit=5%,react=5% (or send=90,edit=5,react=5)',
+    shownDefault: 'direct=0.3,group=0.6,channel=0.1',
+  }),
+  rate: flag(positive.default(1_000), { flag: 'rate', arg: 'n', help: 'aggregate operations/s (steady): sends, plus edits and reactions per --mix', group: 'Traffic' }),
   duration: flag(seconds(0.001).default(30), { flag: 'duration', arg: 't', help: 'sending (steady) or holding (idle) time: 30, 30s, 2m', unit: 's' }),
   pattern: flag(z.enum(['uniform', 'poisson', 'bursty']).default('uniform'), { flag: 'pattern', arg: 'p', help: 'per-user pattern: uniform | poisson | bursty' }),
   burstSize: flag(int(1).default(5), { flag: 'burst-size', arg: 'n', help: 'messages per burst with --pattern bursty' }),

@@ -14,7 +14,9 @@ export interface PlannedConversation {
 }
 
 /** Pure: the conversations of a run, from the user count and the mix. */
-export function planConversations(opts: Pick<LoadOptions, 'users' | 'mix' | 'groupSize' | 'channelSize' | 'channelPosters'>): PlannedConversation[] {
+export function planConversations(
+  opts: Pick<LoadOptions, 'users' | 'groupSize' | 'channelSize' | 'channelPosters'> & { mix: Pick<LoadOptions['mix'], ConversationKind> },
+): PlannedConversation[] {
   const plan: PlannedConversation[] = [];
   const n = opts.users;
   if (opts.mix.direct > 0) {

@@ -3,7 +3,7 @@
 import os from 'node:os';
 import type { LoadOptions } from './options.js';
 import type { GatewaySummary, ScrapeSample, Scraper } from './scrape.js';
-import { summarize, type LatencySummary, type Stats, type WindowPoint } from './stats.js';
+import { summarize, type ChangeTally, type LatencySummary, type Stats, type WindowPoint } from './stats.js';
 import type { ConvInfo, Tracker } from './tracker.js';
 import type { VerifyResult } from './verify.js';
 
@@ -24,6 +24,15 @@ export interface RampStep {
   errors: number;
   passed: boolean;
   failedBecause?: string;
+}
+
+export interface ChangeSummary {
+  attempted: number;
+  acked: number;
+  /** Skipped: no acked message in that conversation to change yet. */
+  noTarget: number;
+  acceptedPerSec: number;
+  ack: LatencySummary;
 }
 
 export interface LoadReport {
@@ -53,6 +62,13 @@ export interface LoadReport {
     acceptedPerSec: number;
   };
   latencyMs: { ack: LatencySummary; deliver: LatencySummary };
+  /** Edits and reaction toggles (`--mix edit=…,react=…`): tries, ok acks, send→ack latency. */
+  changes: {
+    edit: ChangeSummary;
+    react: ChangeSummary;
+    /** Live `message:updated` events received by member sockets (the changer's own included). */
+    updatesReceived: number;
+  };
   delivery: {
     /** (acked message, member) pairs, the sender's own socket included. */
     expectedPairs: number;
@@ -86,7 +102,13 @@ export interface LoadReport {
   gateways: GatewaySummary[];
   generator: { cpuPercent: number; eventLoopDelayP99Ms: number; rssMb: number };
   /** CPU used by all scraped gateways from the start of sending to the end of the drain. */
-  cost?: { gatewayCpuSeconds: number; gatewayCpuMsPerAcceptedSend: number; gatewayCpuUsPerDelivery: number };
+  cost?: {
+    gatewayCpuSeconds: number;
+    gatewayCpuMsPerAcceptedSend: number;
+    gatewayCpuUsPerDelivery: number;
+    /** Per accepted operation: sends, edits and reactions together (equals per send without changes). */
+    gatewayCpuMsPerAcceptedOp: number;
+  };
   ramp?: { steps: RampStep[]; sustainableRate: number; stoppedBecause: string };
   idle?: { sockets: number; nodes: { url: string; rssBeforeMb: number; rssAfterMb: number; sockets: number; kbPerSocket: number }[] };
   verdict: { zeroLoss: boolean; zeroStoredDuplicates: boolean };
@@ -115,6 +137,10 @@ export interface ReportInput {
 }
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
+
+function changeSummary(t: ChangeTally, loadSeconds: number): ChangeSummary {
+  return { attempted: t.attempted, acked: t.acked, noTarget: t.noTarget, acceptedPerSec: Math.round(t.acked / Math.max(loadSeconds, 0.001)), ack: summarize(t.ack) };
+}
 
 export function buildReport(i: ReportInput): LoadReport {
   const { opts, stats, tracker } = i;
@@ -168,6 +194,11 @@ export function buildReport(i: ReportInput): LoadReport {
       acceptedPerSec: Math.round(stats.acked / Math.max(i.loadSeconds, 0.001)),
     },
     latencyMs: { ack: summarize(stats.ack), deliver: summarize(stats.deliver) },
+    changes: {
+      edit: changeSummary(stats.changes.edit, i.loadSeconds),
+      react: changeSummary(stats.changes.react, i.loadSeconds),
+      updatesReceived: stats.updatesReceived,
+    },
     delivery: {
       expectedPairs: totals.expectedPairs,
       live: stats.deliveries,
@@ -197,6 +228,7 @@ export function buildReport(i: ReportInput): LoadReport {
             gatewayCpuSeconds: r1(i.gatewayCpuSeconds),
             gatewayCpuMsPerAcceptedSend: Math.round((i.gatewayCpuSeconds * 1e5) / stats.acked) / 100,
             gatewayCpuUsPerDelivery: stats.deliveries ? Math.round((i.gatewayCpuSeconds * 1e6) / stats.deliveries) : 0,
+            gatewayCpuMsPerAcceptedOp: Math.round((i.gatewayCpuSeconds * 1e5) / (stats.acked + stats.changes.edit.acked + stats.changes.react.acked)) / 100,
           },
         }
       : {}),

@@ -118,7 +118,7 @@ export class SimUser {
   /** Follows every conversation of the user (just created: nothing to catch up yet); the library syncs them after each reconnection. */
   follow(): void {
     for (const conv of this.conversations) {
-      this.client.subscribe(conv.id, { onMessage: (m, via) => this.onMessage(m, via) }, { ordered: false, skipInitialSync: true });
+      this.client.subscribe(conv.id, { onMessage: (m, via) => this.onMessage(m, via), onUpdate: () => void this.ctx.stats.updatesReceived++ }, { ordered: false, skipInitialSync: true });
     }
   }
 

@@ -73,7 +73,24 @@ export interface WindowPoint {
   step: number;
 }
 
+/** Operations besides sends that a mix may hold (PROTOCOL.md §9). */
+export type ChangeOp = 'edit' | 'react';
+
+export interface ChangeTally {
+  attempted: number;
+  acked: number;
+  /** Not tried: no acked message to change in that conversation yet. */
+  noTarget: number;
+  ack: Histogram;
+}
+
 export class Stats {
+  readonly changes: Record<ChangeOp, ChangeTally> = {
+    edit: { attempted: 0, acked: 0, noTarget: 0, ack: newHistogram() },
+    react: { attempted: 0, acked: 0, noTarget: 0, ack: newHistogram() },
+  };
+  /** Live `message:updated` events that reached a member socket. */
+  updatesReceived = 0;
   readonly ack = newHistogram();
   readonly deliver = newHistogram();
   private readonly windowAck = newHistogram();
@@ -110,6 +127,13 @@ export class Stats {
     record(this.ack, latencyMs);
     record(this.windowAck, latencyMs);
     if (extra) record(extra, latencyMs);
+  }
+
+  /** An ok ack of an edit or reaction, `latencyMs` from its emit. */
+  onChangeAck(op: ChangeOp, latencyMs: number): void {
+    const tally = this.changes[op];
+    tally.acked++;
+    record(tally.ack, latencyMs);
   }
 
   /** A first delivery of a message to a member; `latencyMs` is undefined for the sender's echo. */

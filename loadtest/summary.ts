@@ -14,7 +14,7 @@ export function formatSummary(r: LoadReport): string {
   if (r.scenario !== 'idle') {
     lines.push(
       `  conversations: ${r.conversations.direct} direct, ${r.conversations.group} groups of ${o.groupSize}, ${r.conversations.channel} channel of ${Math.min(o.channelSize, o.users)}; ` +
-        `mix ${o.mix.direct}/${o.mix.group}/${o.mix.channel}; ${r.conversations.avgMembersPerSend} members per send on average`,
+        `mix ${o.mix.direct}/${o.mix.group}/${o.mix.channel}${o.mix.edit + o.mix.react > 0 ? `, edit ${o.mix.edit}, react ${o.mix.react}` : ''}; ${r.conversations.avgMembersPerSend} members per send on average`,
     );
     const s = r.sends;
     lines.push(
@@ -25,6 +25,13 @@ export function formatSummary(r: LoadReport): string {
       lines.push(`  skipped: ${s.skippedOffline} offline, ${s.skippedBackpressure} back-pressure, ${s.skippedGeneratorLag} generator lag`);
     lines.push(`  send→ack ms      ${lat(r.latencyMs.ack)}`);
     lines.push(`  send→deliver ms  ${lat(r.latencyMs.deliver)}`);
+    for (const op of ['edit', 'react'] as const) {
+      const c = r.changes[op];
+      if (c.attempted + c.noTarget === 0) continue;
+      lines.push(`  ${op}s: ${c.attempted} attempted, ${c.acked} acked → ${c.acceptedPerSec}/s; ${c.noTarget} skipped (no target yet)`);
+      lines.push(`  ${`${op}→ack ms`.padEnd(16)} ${lat(c.ack)}`);
+    }
+    if (r.changes.edit.acked + r.changes.react.acked > 0) lines.push(`  message:updated received live: ${r.changes.updatesReceived}`);
     const d = r.delivery;
     lines.push(
       `  deliveries: ${d.live} live (${d.deliveriesPerSec}/s), ${d.recoveredBySync} recovered by sync, ${d.duplicateDeliveries} duplicate deliveries; ` +
@@ -63,7 +70,8 @@ export function formatSummary(r: LoadReport): string {
     );
   if (r.cost)
     lines.push(
-      `  gateway CPU: ${r.cost.gatewayCpuSeconds} s over sending and drain = ${r.cost.gatewayCpuMsPerAcceptedSend} ms per accepted send (${r.cost.gatewayCpuUsPerDelivery} µs per delivery)`,
+      `  gateway CPU: ${r.cost.gatewayCpuSeconds} s over sending and drain = ${r.cost.gatewayCpuMsPerAcceptedSend} ms per accepted send (${r.cost.gatewayCpuUsPerDelivery} µs per delivery)` +
+        (r.changes.edit.acked + r.changes.react.acked > 0 ? `, ${r.cost.gatewayCpuMsPerAcceptedOp} ms per accepted operation (sends, edits, reactions)` : ''),
     );
   lines.push(`  generator: ${r.generator.cpuPercent} % CPU, event-loop delay p99 ${r.generator.eventLoopDelayP99Ms} ms, RSS ${r.generator.rssMb} MB`);
   if (r.scenario !== 'idle')

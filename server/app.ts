@@ -22,11 +22,11 @@ import { createLimiter } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMessaging, type Limiter, type Messaging } from './messaging/index.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { instrumentStore, instrumentWorker, observeEvents, registerQueueMetrics } from './ops/instrument.js';
+import { instrumentStore, instrumentWorker, observeEvents, observePush, registerQueueMetrics } from './ops/instrument.js';
 import { createPresenceNode } from './presence/presence-node.js';
 import { createPresenceStore, type PresenceStore } from './presence/presence-store.js';
 import { createMutes } from './push/mutes.js';
-import { createPush } from './push/push.js';
+import { createPush, openPushQueues } from './push/push.js';
 import { createRedisClients, type RedisClients } from './redis.js';
 import { checkCluster, registerClusterMetrics } from './redis-cluster.js';
 import { Cluster } from 'ioredis';
@@ -85,9 +85,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // Offline push runs beside the delivery workers, which hand it each delivered batch.
   const push =
     config.push && runsWorker && redis.worker
-      ? createPush({ connection: redis.cmd, workerConnection: redis.worker, prefix: queuePrefix, config: config.push, store, presence, mutes, logger })
+      ? createPush({ connection: redis.cmd, workerConnection: redis.worker, prefix: queuePrefix, config: config.push, store, presence, mutes, logger, observe: observePush(metrics) })
       : undefined;
-  registerQueueMetrics(metrics, [...delivery.all, ...(push ? [push.queue, push.dlq] : [])]);
+  // The admin routes reach the push dead letters on every gateway node, push worker or not.
+  const pushQueues = push ? undefined : runsGateway ? openPushQueues(redis.cmd, queuePrefix) : undefined;
+  const pushDepth = push ? [push.queue, push.dlq] : config.push && pushQueues ? [pushQueues.queue, pushQueues.deadLetter] : [];
+  registerQueueMetrics(metrics, [...delivery.all, ...pushDepth]);
   const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
 
   // 2. Transports: the HTTP server, then (gateway nodes) sockets and the domain, then routes.
@@ -116,7 +119,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
               limiter,
               metrics,
               messaging: gateway.messaging,
-              queues: { delivery: delivery.queue, deadLetter: delivery.dlq },
+              queues: {
+                delivery: delivery.queue,
+                deadLetter: delivery.dlq,
+                push: push ? { queue: push.queue, deadLetter: push.dlq } : pushQueues!,
+              },
               settings: {
                 presence: { isHidden: presence.isHidden, setHidden: gateway.presenceNode?.setHidden ?? presence.setHidden },
                 mutes,
@@ -189,7 +196,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     await push?.close();
     await gateway?.messaging.watermarks.drain();
   });
-  lifecycle.add('close queues', () => delivery.close());
+  lifecycle.add('close queues', async () => {
+    await Promise.all([delivery.close(), pushQueues?.close()]);
+  });
   lifecycle.add('quit redis', () => redis.quit());
   lifecycle.add('close store', () => store.close());
 

@@ -88,9 +88,32 @@ export function createMetrics(nodeId: string) {
       help: 'Delivery jobs moved to the dead-letter queue after their last attempt',
       registers: [registry],
     }),
+    pushPosts: new client.Counter({
+      name: 'push_webhook_posts_total',
+      help: 'Push webhook calls by outcome: ok (2xx), http_error (any other status), unreachable (no answer in time)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    pushPostSeconds: new client.Histogram({
+      name: 'push_webhook_duration_seconds',
+      help: 'Push webhook call latency, every attempt whatever its outcome',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    pushBatchMessages: new client.Histogram({
+      name: 'push_batch_messages',
+      help: 'Messages per push post (one user, one conversation, one PUSH_BATCH_MS window)',
+      buckets: [1, 2, 3, 5, 10, 20, 50, 100, 200],
+      registers: [registry],
+    }),
+    pushDeadLettered: new client.Counter({
+      name: 'push_dead_lettered_total',
+      help: 'Push jobs moved to the push dead-letter queue after their last attempt',
+      registers: [registry],
+    }),
   };
   // Queue depth gauges (queue_jobs, queue_metrics_up) are registered by registerQueueMetrics,
-  // which knows the queues; event-loop lag comes with the default metrics
+  // which knows the queues (push depth and dead letters: queue="push", queue="push-dlq"); event-loop lag comes with the default metrics
   // (nodejs_eventloop_lag_seconds, nodejs_eventloop_lag_p99_seconds, ...).
 
   return m;

@@ -87,13 +87,25 @@ export type SettingsUpdate = z.infer<typeof SettingsUpdateSchema>;
 export const ConversationSettingsSchema = z.strictObject({ muted: z.boolean() });
 export type ConversationSettings = z.infer<typeof ConversationSettingsSchema>;
 
+/**
+ * Which dead-letter queue an admin route reads: `delivery` (the default, `delivery-dlq`) or
+ * `push` (`push-dlq`, offline push posts and their fan-out steps).
+ */
+export const DlqQueueSchema = z.enum(['delivery', 'push']);
+export type DlqQueue = z.infer<typeof DlqQueueSchema>;
+
 /** `GET /v1/admin/dlq` */
 export const DlqQuerySchema = z.strictObject({
   limit: QueryLimit(LIMITS.pageMax).optional(),
   offset: QueryInt(1_000_000).optional(),
+  queue: DlqQueueSchema.optional(),
 });
+/** `POST /v1/admin/dlq/:jobId/retry` and `DELETE /v1/admin/dlq/:jobId` */
+export const DlqTargetQuerySchema = z.strictObject({ queue: DlqQueueSchema.optional() });
 export const DlqJobSchema = z.strictObject({
   jobId: z.string(),
+  /** Push dead letters only: the step that failed (`post` the webhook call; `fanout`, `flush`). */
+  step: z.enum(['fanout', 'flush', 'post']).optional(),
   messageId: z.string().optional(),
   conversationId: z.string().optional(),
   failedReason: z.string().optional(),

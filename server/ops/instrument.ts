@@ -5,6 +5,7 @@ import client from 'prom-client';
 import type { Queue, Worker } from 'bullmq';
 import type { RequestHandler } from 'express';
 import type { Metrics } from '../metrics.js';
+import type { PushObserver } from '../push/push.js';
 import { InvalidArgumentStoreError, NotFoundStoreError, StoreUnavailableError, type Store } from '../store/store.js';
 
 function storeErrorKind(err: unknown): string {
@@ -172,5 +173,21 @@ export function countHttpRequests(metrics: Metrics): RequestHandler {
       metrics.httpRequests.inc({ route, status: String(res.statusCode) });
     });
     next();
+  };
+}
+
+/**
+ * Push's metrics hooks: posts by outcome, their latency, messages per post and dead letters.
+ * The three outcome counters are bound once here, so a post hashes no labels.
+ */
+export function observePush(metrics: Metrics): PushObserver {
+  const outcomes = { ok: metrics.pushPosts.labels({ outcome: 'ok' }), http_error: metrics.pushPosts.labels({ outcome: 'http_error' }), unreachable: metrics.pushPosts.labels({ outcome: 'unreachable' }) };
+  return {
+    posted(outcome, seconds) {
+      outcomes[outcome].inc();
+      metrics.pushPostSeconds.observe(seconds);
+    },
+    batched: (messages) => metrics.pushBatchMessages.observe(messages),
+    deadLettered: () => metrics.pushDeadLettered.inc(),
   };
 }

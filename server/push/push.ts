@@ -9,7 +9,7 @@
 //   post:   the signed webhook call, retried with exponential back-off; after the last attempt
 //           it moves to the push dead-letter queue.
 import { createHash } from 'node:crypto';
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { RedisClient as Redis } from '../redis.js';
 import type { Message } from '../../protocol/index.js';
 import type { PushConfig } from '../config.js';
@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import type { Store } from '../store/store.js';
 import type { Mutes } from './mutes.js';
-import { postWebhook, type PushBody } from './webhook.js';
+import { postWebhook, WebhookError, type PushBody, type WebhookFailure } from './webhook.js';
 
 export const PUSH_QUEUE = 'push';
 export const PUSH_DEAD_LETTER_QUEUE = 'push-dlq';
@@ -28,6 +28,27 @@ const PENDING_TTL_S = 24 * 3600;
 const FLUSH_SLACK_MS = 50;
 
 type PushJob = { name: 'fanout'; data: { messages: Message[] } } | { name: 'flush'; data: { userId: string } } | { name: 'post'; data: PushBody };
+export type PushStep = PushJob['name'];
+export const PUSH_STEPS: readonly PushStep[] = ['fanout', 'flush', 'post'];
+
+const KEEP = { removeOnComplete: { age: 600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600, count: 10_000 } };
+
+/** How each step of push is retried (a replay from the dead-letter queue gets the same). */
+export function pushJobOptions(step: PushStep, config: Pick<PushConfig, 'attempts' | 'backoffMs'>): JobsOptions {
+  if (step === 'post') return { ...KEEP, attempts: config.attempts, backoff: { type: 'exponential', delay: config.backoffMs } };
+  if (step === 'flush') return { ...KEEP, attempts: 3, backoff: { type: 'exponential', delay: 200 } };
+  return { ...KEEP, attempts: 5, backoff: { type: 'exponential', delay: 500 } };
+}
+
+/** What the push worker writes to the push dead-letter queue. */
+export interface PushDeadLetter {
+  name: PushStep;
+  data: unknown;
+  originalJobId: string;
+  failedReason: string;
+  attemptsMade: number;
+  failedAt: number;
+}
 
 export interface PushOptions {
   connection: Redis;
@@ -39,18 +60,44 @@ export interface PushOptions {
   presence: PresenceStore;
   mutes: Mutes;
   logger: Logger;
-  onPosted?: () => void;
-  onDeadLettered?: () => void;
+  /** Metrics hooks, called once per post attempt, per post made and per dead letter. */
+  observe?: PushObserver;
+}
+
+/** What push reports to metrics (server/ops/instrument.ts), without importing prom-client. */
+export interface PushObserver {
+  /** One webhook call ended: its outcome and how long it took. */
+  posted(outcome: 'ok' | WebhookFailure, seconds: number): void;
+  /** A flush made a post of this many messages. */
+  batched(messages: number): void;
+  deadLettered(): void;
 }
 
 export type Push = ReturnType<typeof createPush>;
 
+/**
+ * The push queue and its dead-letter queue as Queue objects (producer side): the push worker's,
+ * and on nodes without one, the admin routes' (dead letters outlive a node's role or config).
+ */
+export function openPushQueues(connection: Redis, prefix: string): { queue: Queue; deadLetter: Queue; close(): Promise<void> } {
+  const queue = new Queue(PUSH_QUEUE, { connection, prefix });
+  const deadLetter = new Queue(PUSH_DEAD_LETTER_QUEUE, { connection, prefix });
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    deadLetter,
+    close() {
+      closing ??= Promise.all([queue.close(), deadLetter.close()]).then(() => undefined);
+      return closing;
+    },
+  };
+}
+
 export function createPush(opts: PushOptions) {
   const { connection: redis, config } = opts;
   const log = opts.logger.child({ module: 'push' });
-  const queue = new Queue(PUSH_QUEUE, { connection: redis, prefix: opts.prefix });
-  const dlq = new Queue(PUSH_DEAD_LETTER_QUEUE, { connection: redis, prefix: opts.prefix });
-  const keep = { removeOnComplete: { age: 600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600, count: 10_000 } };
+  const queues = openPushQueues(redis, opts.prefix);
+  const { queue, deadLetter: dlq } = queues;
   const pendingKey = (userId: string) => `${opts.prefix}:push:{${userId}}:pending`;
   const windowKey = (userId: string) => `${opts.prefix}:push:{${userId}}:window`;
 
@@ -69,7 +116,7 @@ export function createPush(opts: PushOptions) {
   /** Opens the user's window unless one is open; the opener schedules the window's flush. */
   async function scheduleFlush(userId: string): Promise<void> {
     const opened = await redis.set(windowKey(userId), '1', 'PX', Math.max(1, config.batchMs), 'NX');
-    if (opened) await queue.add('flush', { userId }, { ...keep, delay: config.batchMs + FLUSH_SLACK_MS, attempts: 3, backoff: { type: 'exponential', delay: 200 } });
+    if (opened) await queue.add('flush', { userId }, { ...pushJobOptions('flush', config), delay: config.batchMs + FLUSH_SLACK_MS });
   }
 
   async function fanout(messages: Message[]): Promise<void> {
@@ -108,12 +155,11 @@ export function createPush(opts: PushOptions) {
     const conversationId = pending[0]!.conversationId;
     const messages = pending.filter((m) => m.conversationId === conversationId);
     const rest = pending.filter((m) => m.conversationId !== conversationId);
+    opts.observe?.batched(messages.length);
     await queue.add('post', { userId, conversationId, messages } satisfies PushBody, {
-      ...keep,
+      ...pushJobOptions('post', config),
       // BullMQ ids may not hold ':', which user ids may.
       jobId: `post-${createHash('sha256').update(userId).digest('hex').slice(0, 24)}-${messages[0]!.id}`,
-      attempts: config.attempts,
-      backoff: { type: 'exponential', delay: config.backoffMs },
     });
     if (rest.length) {
       // Back in front, in order: the next window posts the next conversation.
@@ -126,8 +172,14 @@ export function createPush(opts: PushOptions) {
     const j = job as unknown as PushJob;
     if (j.name === 'fanout') return fanout(j.data.messages);
     if (j.name === 'flush') return flush(j.data.userId);
-    await postWebhook(config, j.data, job.id ?? '');
-    opts.onPosted?.();
+    const started = performance.now();
+    try {
+      await postWebhook(config, j.data, job.id ?? '');
+    } catch (err) {
+      opts.observe?.posted(err instanceof WebhookError ? err.failure : 'unreachable', (performance.now() - started) / 1000);
+      throw err;
+    }
+    opts.observe?.posted('ok', (performance.now() - started) / 1000);
   }
 
   const worker = opts.workerConnection
@@ -137,8 +189,12 @@ export function createPush(opts: PushOptions) {
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
     log.warn({ jobId: job.id, name: job.name, attemptsMade: job.attemptsMade, err: err.message }, 'push dead-lettered');
     void dlq
-      .add('dead', { name: job.name, data: job.data, originalJobId: job.id ?? '', failedReason: err.message, attemptsMade: job.attemptsMade, failedAt: Date.now() }, { removeOnComplete: true, removeOnFail: true })
-      .then(() => opts.onDeadLettered?.())
+      .add(
+        'dead',
+        { name: job.name as PushStep, data: job.data, originalJobId: job.id ?? '', failedReason: err.message, attemptsMade: job.attemptsMade, failedAt: Date.now() } satisfies PushDeadLetter,
+        { removeOnComplete: true, removeOnFail: true },
+      )
+      .then(() => opts.observe?.deadLettered())
       .catch((e: unknown) => log.error({ err: e, jobId: job.id }, 'could not dead-letter push'));
   });
   worker?.on('error', (err) => log.warn({ err: err.message }, 'push worker error'));
@@ -156,13 +212,13 @@ export function createPush(opts: PushOptions) {
       if (pushed.length === 0) return;
       // Keyed by the delivery job: a retried delivery does not push twice.
       await queue
-        .add('fanout', { messages: pushed }, { ...keep, ...(deliveryJobId ? { jobId: `fanout-${deliveryJobId}` } : {}), attempts: 5, backoff: { type: 'exponential', delay: 500 } })
+        .add('fanout', { messages: pushed }, { ...pushJobOptions('fanout', config), ...(deliveryJobId ? { jobId: `fanout-${deliveryJobId}` } : {}) })
         .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err), deliveryJobId }, 'push not enqueued'));
     },
     close(): Promise<void> {
       closing ??= (async () => {
         await worker?.close();
-        await Promise.all([queue.close(), dlq.close()]);
+        await queues.close();
       })();
       return closing;
     },

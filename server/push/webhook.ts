@@ -14,8 +14,18 @@ export function signature(body: string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+/** How a post failed: the receiver answered outside 2xx, or never answered (network, time limit). */
+export type WebhookFailure = 'http_error' | 'unreachable';
+
 export class WebhookError extends Error {
   override name = 'WebhookError';
+  constructor(
+    message: string,
+    readonly failure: WebhookFailure,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** Posts `payload`; `pushId` lets a receiver drop a retry of a post it already took. */
@@ -30,8 +40,8 @@ export async function postWebhook(opts: { url: string; secret: string; timeoutMs
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
   } catch (err) {
-    throw new WebhookError(`webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new WebhookError(`webhook unreachable: ${err instanceof Error ? err.message : String(err)}`, 'unreachable', { cause: err });
   }
   await res.body?.cancel();
-  if (!res.ok) throw new WebhookError(`webhook answered ${res.status}`);
+  if (!res.ok) throw new WebhookError(`webhook answered ${res.status}`, 'http_error');
 }

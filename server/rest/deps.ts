@@ -15,8 +15,8 @@ export interface RestDeps {
   messaging: Messaging;
   limiter: Limiter;
   metrics: Metrics;
-  /** Delivery and dead-letter queues, for the admin routes. */
-  queues: { delivery: Queue; deadLetter: Queue };
+  /** Delivery and push queues and their dead-letter queues, for the admin routes. */
+  queues: { delivery: Queue; deadLetter: Queue; push?: { queue: Queue; deadLetter: Queue } };
   /** Settings kept beside the features that read them: presence privacy, muted conversations. */
   settings: {
     presence: { isHidden(userId: string): Promise<boolean>; setHidden(userId: string, hidden: boolean): Promise<void> };

@@ -6,10 +6,6 @@ import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponse
 import {
   ConversationParamsSchema,
   ConversationSchema,
-  DlqParamsSchema,
-  DlqQuerySchema,
-  DlqResponseSchema,
-  DlqRetryResponseSchema,
   ErrorBodySchema,
   GetConversationResponseSchema,
   HistoryQuerySchema,
@@ -31,6 +27,7 @@ import {
   ConversationSettingsSchema,
   type ErrorCode,
 } from '../../protocol/index.js';
+import { adminPaths } from './openapi.admin.js';
 import { changePaths } from './openapi.changes.js';
 import { json, OPERATIONS_PATHS } from './openapi.operations.js';
 
@@ -85,6 +82,7 @@ const PARAM_TEXT: Record<string, string> = {
   offset: 'Number of dead letters to skip (oldest first).',
   id: 'Conversation id.',
   jobId: 'Dead-letter job id, as listed.',
+  queue: 'Which dead-letter queue: `delivery` (default) or `push`.',
   messageId: 'Message id.',
   emoji: 'The reaction, URL-encoded: 1–32 characters.',
   'idempotency-key': 'The send\'s `clientMsgId`: 1–64 chars of `[A-Za-z0-9_-]`. Repeating it returns the original message.',
@@ -233,34 +231,7 @@ function build() {
           },
         }),
       },
-      '/v1/admin/dlq': {
-        get: v1({
-          tags: ['admin'],
-          operationId: 'listDeadLetters',
-          summary: 'Dead-lettered delivery jobs, oldest first',
-          requestParams: { query: DlqQuerySchema },
-          responses: {
-            200: json('A page of dead letters and their total.', DlqResponseSchema),
-            ...errors(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED'], { FORBIDDEN: 'The token has no `admin` role.' }),
-          },
-        }),
-      },
-      '/v1/admin/dlq/{jobId}/retry': {
-        post: v1({
-          tags: ['admin'],
-          operationId: 'retryDeadLetter',
-          summary: 'Replay a dead letter',
-          description: 'Re-enqueues the original delivery job under a new job id (`replayedAs`) and removes the dead letter. Repeating it is harmless.',
-          requestParams: { path: DlqParamsSchema },
-          responses: {
-            200: json('Replayed.', DlqRetryResponseSchema),
-            ...errors(['INVALID_ARGUMENT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'RATE_LIMITED'], {
-              FORBIDDEN: 'The token has no `admin` role.',
-              NOT_FOUND: 'No dead letter with this id.',
-            }),
-          },
-        }),
-      },
+      ...adminPaths({ v1, errors }),
       ...OPERATIONS_PATHS,
     },
   });

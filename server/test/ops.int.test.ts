@@ -19,6 +19,7 @@ import { call, clientMsgId, inbox, raw } from './support/chat.js';
 import { startCluster, type Cluster, type SpawnedNode } from './support/cluster.js';
 import { deleteRedisPrefix, freshRedisPrefix, redisUrl } from './support/env.js';
 import { mintToken } from './support/tokens.js';
+import { sample } from './support/prom-text.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const clusters: Cluster[] = [];
@@ -38,25 +39,6 @@ async function scrape(baseUrl: string): Promise<string> {
   const res = await fetch(`${baseUrl}/metrics`);
   expect(res.status).toBe(200);
   return res.text();
-}
-
-function parseLabels(s: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!s) return out;
-  for (const m of s.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!;
-  return out;
-}
-
-/** Sum of the samples of `name` whose labels include `labels`; undefined when there is none. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  let sum: number | undefined;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = parseLabels(m[2]);
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum = (sum ?? 0) + Number(m[3]);
-  }
-  return sum;
 }
 
 const val = (text: string, name: string, labels?: Record<string, string>) => sample(text, name, labels) ?? 0;

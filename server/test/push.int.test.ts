@@ -3,9 +3,6 @@
 // members; retries after 500s, then the push dead-letter queue; and a webhook that hangs does
 // not hold back `message:new` (shown by order of events: the next message is delivered while the
 // previous post is still unanswered).
-import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,66 +12,10 @@ import { call, clientMsgId, inbox } from './support/chat.js';
 import { startCluster, type Cluster } from './support/cluster.js';
 import { redisUrl } from './support/env.js';
 import { client } from './support/http.js';
+import { pushSettled, startReceiver } from './support/push-receiver.js';
 
 const SECRET = 'push-test-secret';
 const BATCH_MS = 500;
-
-interface Post {
-  userId: string;
-  conversationId: string;
-  messages: Message[];
-  signatureOk: boolean;
-  pushId: string;
-  at: number;
-}
-
-/** A webhook receiver: records every request, answers as `answer(userId)` says. */
-function startReceiver() {
-  const posts: Post[] = [];
-  const held: ServerResponse[] = [];
-  const waiters = new Set<() => void>();
-  let answer: (userId: string, attempt: number) => number | 'hang' = () => 200;
-  const server: Server = createServer((req: IncomingMessage, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const expected = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-      const parsed = JSON.parse(body.toString('utf8')) as Omit<Post, 'signatureOk' | 'pushId' | 'at'>;
-      const pushId = String(req.headers['x-push-id']);
-      posts.push({ ...parsed, signatureOk: req.headers['x-signature'] === expected, pushId, at: Date.now() });
-      for (const w of [...waiters]) w();
-      const verdict = answer(parsed.userId, posts.filter((p) => p.pushId === pushId).length);
-      if (verdict === 'hang') held.push(res);
-      else res.writeHead(verdict).end();
-    });
-  });
-  return {
-    posts,
-    set answer(fn: typeof answer) {
-      answer = fn;
-    },
-    listen: () => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))),
-    until(predicate: (posts: Post[]) => boolean, timeoutMs = 10_000): Promise<void> {
-      if (predicate(posts)) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for posts (have ${posts.length})`)), timeoutMs);
-        const check = () => {
-          if (!predicate(posts)) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve();
-        };
-        waiters.add(check);
-      });
-    },
-    close() {
-      for (const res of held) res.destroy();
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 let cluster: Cluster;
 let receiver: ReturnType<typeof startReceiver>;
@@ -84,7 +25,7 @@ let pushDlq: Queue;
 const uid = (name: string) => `${name}-${process.pid}-${Date.now().toString(36)}`;
 
 beforeAll(async () => {
-  receiver = startReceiver();
+  receiver = startReceiver(SECRET);
   const port = await receiver.listen();
   cluster = await startCluster({
     nodes: 2,
@@ -109,16 +50,6 @@ afterAll(async () => {
   await pushDlq?.close();
   await redis?.quit();
 });
-
-/** Nothing left to run in the push queue: every fan-out, flush and post has finished. */
-async function pushSettled(): Promise<void> {
-  await expect
-    .poll(async () => {
-      const c = await pushQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      return Object.values(c).reduce((a, b) => a + b, 0);
-    }, { timeout: 15_000, interval: 50 })
-    .toBe(0);
-}
 
 /** A group made by `owner` (online on node 0) with the given members; returns its id. */
 async function group(ownerSocket: Awaited<ReturnType<Cluster['connect']>>, memberIds: string[]): Promise<string> {
@@ -150,7 +81,7 @@ describe('offline push through the webhook', () => {
     await receiver.until((ps) => ps.some((p) => p.userId === bob), BATCH_MS + 1_000 + 2_000);
     const bobPosts = receiver.posts.filter((p) => p.userId === bob);
     expect(bobPosts[0]!.at - sentAt).toBeLessThanOrEqual(BATCH_MS + 1_000);
-    await pushSettled();
+    await pushSettled(pushQueue);
     expect(receiver.posts.filter((p) => p.userId === bob)).toHaveLength(1);
     expect(bobPosts[0]).toMatchObject({ conversationId, signatureOk: true });
     expect(bobPosts[0]!.messages.map((m) => m.text)).toEqual(['one', 'two', 'three']);
@@ -164,7 +95,7 @@ describe('offline push through the webhook', () => {
     const conversationId = await group(ownerSocket, [erin]);
     await call(ownerSocket, 'message:send', { conversationId, clientMsgId: clientMsgId('retry'), kind: 'text', text: 'again' });
     await receiver.until((ps) => ps.filter((p) => p.userId === erin).length >= 6, 15_000);
-    await pushSettled();
+    await pushSettled(pushQueue);
     const tries = receiver.posts.filter((p) => p.userId === erin);
     expect(tries).toHaveLength(6);
     expect(new Set(tries.map((p) => p.pushId)).size).toBe(1); // one post, retried
