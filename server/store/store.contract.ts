@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Message, Role } from '../../protocol/index.js';
 import { encodeCursor } from './shared.js';
-import { boundsCases } from './bounds.contract.js';
+import { boundsCases, type SeedCycles } from './bounds.contract.js';
 import { changeCases } from './changes.contract.js';
 import { syncCases } from './sync.contract.js';
 import {
@@ -19,7 +19,7 @@ import {
   type Store,
 } from './store.js';
 
-type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void>; seedCycles: SeedCycles }>;
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MALFORMED_CURSORS = ['', '%%%', encodeCursor({ bogus: true }), encodeCursor(['a', 'b', 'c'])];
@@ -28,9 +28,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
   describe(`store contract: ${name}`, () => {
     let store: Store;
     let cleanup: (() => Promise<void>) | undefined;
+    let seedCycles: SeedCycles;
 
     beforeAll(async () => {
-      ({ store, cleanup } = await makeStore());
+      ({ store, cleanup, seedCycles } = await makeStore());
       await store.init();
     });
     afterAll(async () => {
@@ -542,7 +543,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
     });
 
     syncCases(() => store);
-    boundsCases(() => store);
+    boundsCases(() => store, () => seedCycles);
     changeCases(() => store);
 
     describe('settings', () => {
