@@ -9,34 +9,14 @@ import { freshPostgresUrl } from '../../test/support/env.js';
 import { StoreUnavailableError, type NewMessage } from '../store.js';
 import type { SeedCycles } from '../bounds.contract.js';
 import { storeContract } from '../store.contract.js';
+import { seedPostgresCycles } from '../../test/support/seed-cycles.js';
 import { MIGRATIONS } from './migrations.js';
 import { PostgresStore } from './postgres.store.js';
 
 storeContract('postgres', async () => {
   const url = await freshPostgresUrl();
   const store = new PostgresStore({ url });
-  const seedCycles: SeedCycles = async ({ conversationId, owner, cycler, cycles }) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(
-        `INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, kind, text)
-         SELECT $1, s, $2, 'seed' || s, 'text', 'm' || s FROM generate_series(1, $3::int) s`,
-        [conversationId, owner, 2 * cycles],
-      );
-      await client.query('UPDATE conversations SET last_seq = $2 WHERE id = $1', [conversationId, 2 * cycles]);
-      await client.query('DELETE FROM memberships WHERE conversation_id = $1 AND user_id = $2', [conversationId, cycler]);
-      await client.query(
-        `INSERT INTO memberships (conversation_id, user_id, role, joined_seq, left_seq, left_at, delivered_seq, read_seq)
-         SELECT $1, $2, 'member', 2 * i, CASE WHEN i < $3 - 1 THEN 2 * i + 1 END, CASE WHEN i < $3 - 1 THEN now() END, 2 * i, 2 * i
-         FROM generate_series(0, $3::int - 1) i`,
-        [conversationId, cycler, cycles],
-      );
-      await client.query('ANALYZE memberships; ANALYZE messages');
-    } finally {
-      await client.end();
-    }
-  };
+  const seedCycles: SeedCycles = (q) => seedPostgresCycles(url, q);
   return { store, cleanup: () => store.close(), seedCycles };
 });
 
