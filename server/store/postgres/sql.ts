@@ -244,6 +244,8 @@ WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3`;
  * membership periods is never read, however long it is; the ranges come as two arrays, so the
  * statement and its plan are the same for 2 ranges or 201 (a UNION ALL arm per range cost
  * PostgreSQL ~10 ms of planning at 51 arms, against ~0.1 ms for the whole one-range page).
+ * Each range offers up to $2 rows before the sort, so long periods cost at most ranges × $2 row
+ * reads (choosing the seqs from the index first and fetching only those was slower here).
  */
 const pageOne = (dir: 'ASC' | 'DESC') => `
 SELECT ${MESSAGE_COLUMNS} FROM messages
