@@ -8,7 +8,7 @@ import mongoose, { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConversationSchema, MembershipSchema, MessageSchema, type Role } from '../../../protocol/index.js';
 import { freshMongoUrl, mongoIsReal } from '../../test/support/env.js';
-import type { SeedCycles } from '../bounds.contract.js';
+import type { SeedCycles } from '../cycles.contract.js';
 import { storeContract } from '../store.contract.js';
 import { InvalidArgumentStoreError, StoreUnavailableError, type NewMessage } from '../store.js';
 import { MongoStore } from './mongo.store.js';

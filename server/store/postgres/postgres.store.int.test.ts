@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshPostgresUrl } from '../../test/support/env.js';
 import { StoreUnavailableError, type NewMessage } from '../store.js';
-import type { SeedCycles } from '../bounds.contract.js';
+import type { SeedCycles } from '../cycles.contract.js';
 import { storeContract } from '../store.contract.js';
 import { seedPostgresCycles } from '../../test/support/seed-cycles.js';
 import { MIGRATIONS } from './migrations.js';

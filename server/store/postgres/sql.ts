@@ -239,13 +239,10 @@ SELECT ${MESSAGE_COLUMNS} FROM messages
 WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3`;
 
 /**
- * A history page over seq ranges ($1 conversation, $2 limit, $3/$4 the ranges' lo/hi arrays
- * for `lo < seq <= hi`). One ranged, limited index scan per range, so the gap between two
- * membership periods is never read, however long it is; the ranges come as two arrays, so the
- * statement and its plan are the same for 2 ranges or 201 (a UNION ALL arm per range cost
- * PostgreSQL ~10 ms of planning at 51 arms, against ~0.1 ms for the whole one-range page).
- * Each range offers up to $2 rows before the sort, so long periods cost at most ranges × $2 row
- * reads (choosing the seqs from the index first and fetching only those was slower here).
+ * A history page over seq ranges ($1 conversation, $2 limit, $3/$4 the ranges' lo/hi arrays for
+ * `lo < seq <= hi`): a limited index scan per range, so the gap between two periods is never
+ * read; as arrays, one statement and plan for 2 ranges or 201 (a UNION ALL arm per range cost
+ * ~10 ms of planning at 51). Each range offers up to $2 rows: long periods cost ranges × $2.
  */
 const pageOne = (dir: 'ASC' | 'DESC') => `
 SELECT ${MESSAGE_COLUMNS} FROM messages

@@ -1,7 +1,7 @@
 // Leave/rejoin cycles written straight into PostgreSQL (the layout of SeedCycles in
-// server/store/bounds.contract.ts): 1,000 cycles through the store port take tens of seconds.
+// server/store/cycles.contract.ts): 1,000 cycles through the store port take tens of seconds.
 import pg from 'pg';
-import type { SeedCycles } from '../../store/bounds.contract.js';
+import type { SeedCycles } from '../../store/cycles.contract.js';
 
 export async function seedPostgresCycles(url: string, { conversationId, owner, cycler, cycles }: Parameters<SeedCycles>[0]): Promise<void> {
   const client = new pg.Client({ connectionString: url });
