@@ -54,6 +54,16 @@ describe('message:send payload', () => {
       expect(MessageSendSchema.safeParse({ ...base, kind: 'file', attachment }).success).toBe(false);
     }
   });
+
+  it('attachment names refuse control and bidirectional control characters, naming the field', () => {
+    const ok = { url: 'https://cdn.example.com/a', name: 'Résumé 2026 (final) 😀.pdf', size: 10, mime: 'application/pdf' };
+    expect(MessageSendSchema.safeParse({ ...base, kind: 'file', attachment: ok }).success).toBe(true);
+    for (const name of ['invoice\u202Efdp.exe', 'a\u2066b\u2069.png', 'a\u200Fb.png', 'a\u061Cb', 'a\u0000.png', 'a\nb.png', 'a\tb', 'a\u007Fb', 'a\u0085b']) {
+      const res = MessageSendSchema.safeParse({ ...base, kind: 'file', attachment: { ...ok, name } });
+      expect(res.success, JSON.stringify(name)).toBe(false);
+      expect(res.error!.issues[0]!.path).toEqual(['attachment', 'name']);
+    }
+  });
 });
 
 describe('other payloads', () => {

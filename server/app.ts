@@ -282,6 +282,7 @@ function createGateway(deps: {
   serveSockets(io, {
     verifyToken: deps.verifyToken,
     maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+    maxRoomsPerSocket: config.limits.maxRoomsPerSocket,
     budget: config.limits.socketBudget,
     trustProxy: config.http.trustProxy,
     limiter,

@@ -87,6 +87,8 @@ const EnvSchema = z
     /** ROLE=all: claim own jobs at enqueue, poll for others this often (ms); 0 = BullMQ's blocking worker. */
     DELIVERY_CLAIM_POLL_MS: int(100, 0, 60_000),
     MAX_CONNECTIONS_PER_USER: int(20, 1, 10_000),
+    /** Conversation rooms a socket joins at connect, the user's most recently active (§7). */
+    MAX_ROOMS_PER_SOCKET: int(10_000, 1, 100_000),
     /** Per-socket budget over all events (§7), × RATE_LIMIT_SCALE: rate per second and burst. */
     SOCKET_EVENT_RATE: int(100, 1, 1_000_000),
     SOCKET_EVENT_BURST: int(200, 1, 1_000_000),
@@ -203,7 +205,7 @@ export interface Config {
     | { kind: 'postgres'; url: string; poolSize: number };
   auth: { keys: JwtKey[]; issuer?: string; audience?: string };
   http: { corsOrigins: string[]; trustProxy: TrustProxy; perMessageDeflate: boolean };
-  limits: { scale: number; maxConnectionsPerUser: number; attachmentHosts: string[]; socketBudget: SocketBudget };
+  limits: { scale: number; maxConnectionsPerUser: number; maxRoomsPerSocket: number; attachmentHosts: string[]; socketBudget: SocketBudget };
   delivery: { concurrency: number; attempts: number; backoffMs: number; claimPollMs: number };
   messaging: { appendBatchMax: number; appendBatchLingerMs: number; editWindowMs: number };
   presence: { heartbeatMs: number };
@@ -258,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     limits: {
       scale: e.RATE_LIMIT_SCALE,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      maxRoomsPerSocket: e.MAX_ROOMS_PER_SOCKET,
       attachmentHosts: e.ATTACHMENT_HOSTS,
       socketBudget: {
         perSecond: e.SOCKET_EVENT_RATE * e.RATE_LIMIT_SCALE,

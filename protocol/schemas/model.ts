@@ -48,6 +48,10 @@ export const MembershipSchema = z.strictObject({
 });
 export type Membership = z.infer<typeof MembershipSchema>;
 
+// C0 and C1 controls, DEL, and the bidirectional marks, embeddings, overrides and isolates.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
 /**
  * An attachment reference; the file itself lives in external storage.
  * The server may further restrict hosts (`ATTACHMENT_HOSTS`).
@@ -63,7 +67,13 @@ export const AttachmentSchema = z.strictObject({
         return false;
       }
     }, 'must be an https: URL'),
-  name: z.string().min(1).max(LIMITS.attachmentNameMaxChars),
+  // A file name is shown and saved by clients: control characters (tab and newline included)
+  // and bidirectional controls ("invoice\u202Efdp.exe" shows as "invoiceexe.pdf") are refused.
+  name: z
+    .string()
+    .min(1)
+    .max(LIMITS.attachmentNameMaxChars)
+    .refine((s) => !UNSAFE_NAME_CHARS.test(s), 'must not contain control or bidirectional control characters'),
   size: z.number().int().nonnegative().max(LIMITS.attachmentMaxBytes),
   mime: z.string().refine((m) => DEFAULT_ATTACHMENT_MIME.includes(m), 'is not an allowed MIME type'),
 });

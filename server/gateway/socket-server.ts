@@ -36,6 +36,8 @@ export interface SocketServerOptions {
 export interface SocketServingOptions {
   verifyToken: TokenVerifier;
   maxConnectionsPerUser: number;
+  /** Conversation rooms joined at connect, the most recently active (MAX_ROOMS_PER_SOCKET); a user in more sees the rest via sync/REST. */
+  maxRoomsPerSocket?: number;
   limiter: Limiter;
   /** The user's `limit` most recently active conversation ids: the rooms a socket joins before `connect` is announced. */
   conversationIdsOf: (userId: string, limit: number) => Promise<readonly string[]>;
@@ -51,7 +53,7 @@ export interface SocketServingOptions {
   presence?: { connected(userId: string): void; disconnected(userId: string): void };
 }
 
-/** Conversation rooms joined at connect, the most recently active; a user in more sees the rest via sync/REST. */
+/** Default of maxRoomsPerSocket: the cap on a user's open conversations (§7). */
 export const MAX_ROOMS_PER_SOCKET = 10_000;
 
 /** Max delay for timers: setTimeout overflows past 2^31-1 ms. */
@@ -130,7 +132,7 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
       socket.data.connId = randomUUID();
       // Rooms are looked up before the connection is announced, so a client that has seen
       // `connect` is already subscribed to all its conversations (the most recent, over the cap).
-      const conversationIds = await opts.conversationIdsOf(identity.userId, MAX_ROOMS_PER_SOCKET);
+      const conversationIds = await opts.conversationIdsOf(identity.userId, opts.maxRoomsPerSocket ?? MAX_ROOMS_PER_SOCKET);
       const rooms = new Array<string>(conversationIds.length + 1);
       rooms[0] = userRoom(identity.userId);
       for (let i = 0; i < conversationIds.length; i++) rooms[i + 1] = conversationRoom(conversationIds[i]!);

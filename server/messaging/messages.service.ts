@@ -85,10 +85,10 @@ export function createMessageService(deps: MessageDeps) {
     const limit = input.limit ?? LIMITS.syncDefault;
     const { conversationId, afterSeq } = input;
     await conversations.requireMember(conversationId, userId);
-    // Changes may touch messages of any period, so they are read over all of them; new messages
-    // only over the periods near the page (history.ts).
-    const periods = await store.listPeriods(conversationId, userId);
-    const changed = await store.pageChanges({ conversationId, periods, after: afterSeq, limit: limit + 1 });
+    // Changes may touch messages of any period: the store checks each changed message against
+    // the one period that can hold it; new messages are read over the periods near the page
+    // (history.ts). Neither reads all of a reader's periods (§7).
+    const changed = await store.pageChanges({ conversationId, userId, after: afterSeq, limit: limit + 1 });
     // Messages changed since are in `changed` already; a run of them only moves the read on.
     for (let after = afterSeq, round = 0; round < MAX_SYNC_ROUNDS; round++) {
       const fresh = await pageVisibleMessages(store, { conversationId, userId, after, limit: limit + 1 });

@@ -62,7 +62,7 @@ export function changeCases(getStore: () => Store): void {
       const reads = [
         await store.getMessage(message.id),
         (await store.pageMessages({ conversationId: conv, periods: OPEN, limit: 10 }))[0],
-        (await store.pageChanges({ conversationId: conv, periods: OPEN, after: 0, limit: 10 }))[0],
+        (await store.pageChanges({ conversationId: conv, userId: a, after: 0, limit: 10 }))[0],
         (await store.listConversations(a, { limit: 10 })).items.find((s) => s.conversation.id === conv)?.lastMessage,
         (await store.appendMessage({ conversationId: conv, senderId: a, clientMsgId: 'f1', kind: 'file', attachment })).message,
       ];
@@ -88,19 +88,29 @@ export function changeCases(getStore: () => Store): void {
       expect(off!.changed).toBe(false);
     });
 
-    it('pageChanges returns changed messages after a seq, by updatedSeq, only inside the periods', async () => {
-      const a = user('a');
-      const conv = await group(a);
-      const m = [];
-      for (const id of ['c1', 'c2', 'c3']) m.push((await store.appendMessage({ conversationId: conv, senderId: a, clientMsgId: id, kind: 'text', text: id })).message);
-      const e3 = await store.changeMessage({ conversationId: conv, messageId: m[2]!.id, type: 'edit', text: 'c3!' });
-      const e1 = await store.changeMessage({ conversationId: conv, messageId: m[0]!.id, type: 'edit', text: 'c1!' });
-      const all = await store.pageChanges({ conversationId: conv, periods: OPEN, after: 0, limit: 10 });
-      expect(all.map((x) => x.id)).toEqual([m[2]!.id, m[0]!.id]);
-      const after = await store.pageChanges({ conversationId: conv, periods: OPEN, after: e3!.message.updatedSeq!, limit: 10 });
-      expect(after).toEqual([e1!.message]);
-      const early = await store.pageChanges({ conversationId: conv, periods: [{ afterSeq: 0, untilSeq: m[1]!.seq }], after: 0, limit: 10 });
-      expect(early.map((x) => x.id)).toEqual([m[0]!.id]);
+    it('pageChanges returns changed messages after a seq, by updatedSeq, only inside the reader\'s periods', async () => {
+      const [a, b] = [user('a'), user('b')];
+      const conv = await group(a, [b]);
+      const send = async (id: string) => (await store.appendMessage({ conversationId: conv, senderId: a, clientMsgId: id, kind: 'text', text: id })).message;
+      // b sees c1 and c2, leaves, misses c3, rejoins twice with nothing between, sees c4.
+      const m = [await send('c1'), await send('c2')];
+      await store.removeMember(conv, b);
+      m.push(await send('c3'));
+      await store.addMembers(conv, [{ userId: b, role: 'member' }]);
+      await store.removeMember(conv, b);
+      await store.addMembers(conv, [{ userId: b, role: 'member' }]);
+      m.push(await send('c4'));
+      const edit = (i: number) => store.changeMessage({ conversationId: conv, messageId: m[i]!.id, type: 'edit', text: `${i}!` });
+      const e3 = await edit(2);
+      const e1 = await edit(0);
+      const e4 = await edit(3);
+      const ids = (ms: { id: string }[]) => ms.map((x) => x.id);
+      expect(ids(await store.pageChanges({ conversationId: conv, userId: a, after: 0, limit: 10 }))).toEqual([m[2]!.id, m[0]!.id, m[3]!.id]);
+      expect(await store.pageChanges({ conversationId: conv, userId: a, after: e3!.message.updatedSeq!, limit: 1 })).toEqual([e1!.message]);
+      expect(ids(await store.pageChanges({ conversationId: conv, userId: b, after: 0, limit: 10 }))).toEqual([m[0]!.id, m[3]!.id]);
+      expect(await store.pageChanges({ conversationId: conv, userId: b, after: 0, limit: 1 })).toEqual([e1!.message]);
+      expect(await store.pageChanges({ conversationId: conv, userId: b, after: e1!.message.updatedSeq!, limit: 10 })).toEqual([e4!.message]);
+      expect(await store.pageChanges({ conversationId: conv, userId: user('never'), after: 0, limit: 10 })).toEqual([]);
     });
 
     it('a message of another conversation, or no message, is null', async () => {

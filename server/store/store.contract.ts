@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Message, Role } from '../../protocol/index.js';
 import { encodeCursor } from './shared.js';
 import { boundsCases } from './bounds.contract.js';
+import { cyclesCase, type SeedCycles } from './cycles.contract.js';
 import { changeCases } from './changes.contract.js';
 import { membershipOrderCases } from './membership-order.contract.js';
 import { syncCases } from './sync.contract.js';
@@ -20,7 +21,7 @@ import {
   type Store,
 } from './store.js';
 
-type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
+type MakeStore = () => Promise<{ store: Store; cleanup: () => Promise<void>; seedCycles: SeedCycles }>;
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MALFORMED_CURSORS = ['', '%%%', encodeCursor({ bogus: true }), encodeCursor(['a', 'b', 'c'])];
@@ -557,5 +558,8 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(await store.getReadReceipts(u!)).toBe(true);
       });
     });
+
+    // Last: it grows the MongoDB lane's test server, which slows every later call.
+    cyclesCase(makeStore);
   });
 }

@@ -111,10 +111,14 @@ export interface ChangeResult {
   changed: boolean;
 }
 
-/** Messages changed after `after` (`updatedSeq > after`) inside the periods, oldest change first. */
+/**
+ * Messages changed after `after` (`updatedSeq > after`) that `userId` may see (seq inside one of
+ * their periods), oldest change first. The adapter reads only the period holding each changed
+ * message (one index probe each), never all of the reader's periods (PROTOCOL.md §7).
+ */
 export interface ChangePageQuery {
   conversationId: string;
-  periods: Period[];
+  userId: string;
   after: number;
   limit: number;
 }

@@ -64,6 +64,8 @@ function templates(conversationId: string): Record<ClientEventName, unknown[]> {
       { ...conv, clientMsgId: 'fuzz-3', kind: 'file', attachment: { url: 'https://x/y', name: 'x', size: 1e12, mime: 'image/png' } },
       { ...conv, clientMsgId: 'fuzz-4', kind: 'file', attachment: { url: 'https://x/y', name: 'x', size: 1, mime: 'text/html' } },
       { ...conv, clientMsgId: 'fuzz-5', kind: 'file', attachment: { url: 'https://x/y', name: 'x', size: 1, mime: 'image/png', $where: '1' } },
+      { ...conv, clientMsgId: 'fuzz-6', kind: 'file', attachment: { url: 'https://x/y', name: 'invoice\u202Egnp.exe', size: 1, mime: 'image/png' } },
+      { ...conv, clientMsgId: 'fuzz-7', kind: 'file', attachment: { url: 'https://x/y', name: 'a\u0000\nb.png', size: 1, mime: 'image/png' } },
     ],
     'message:delivered': mutate({ ...conv, seq: 1 }, { conversationId: BAD_IDS, seq: BAD_NUMBERS }),
     'message:read': mutate({ ...conv, seq: 1 }, { conversationId: BAD_IDS, seq: BAD_NUMBERS }),

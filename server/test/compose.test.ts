@@ -181,6 +181,17 @@ describe('Dockerfile', () => {
     expect(runtime).not.toMatch(/^ENTRYPOINT/m);
   });
 
+  it('no install script phones home: package.json opts out of Scarf, as the installed @scarf/scarf reads it', () => {
+    // swagger-ui-dist (a production dependency) and Spectral pull in @scarf/scarf, whose
+    // postinstall reports the install to scarf.sh unless the root package.json (INIT_CWD, so
+    // also in the image, which copies it before npm ci) or SCARF_ANALYTICS=false opts out.
+    const pkg = JSON.parse(read('package.json')) as { scarfSettings?: { enabled?: boolean } };
+    expect(pkg.scarfSettings?.enabled).toBe(false);
+    const scarf = 'node_modules/@scarf/scarf/report.js';
+    if (existsSync(join(ROOT, scarf))) expect(read(scarf)).toContain('rootPackage.scarfSettings.enabled === false');
+    expect(stages.every((s) => !/^RUN npm ci\b/m.test(s) || /^COPY package\.json /m.test(s))).toBe(true);
+  });
+
   it('.dockerignore keeps local state out and every build input in', () => {
     const ignored = read('.dockerignore')
       .split('\n')

@@ -47,6 +47,25 @@ describe('handshake limits behind a trusted proxy (§7)', () => {
     expect(await attempt(1, 'not-a-jwt', '203.0.113.67')).toBe('UNAUTHENTICATED');
   });
 
+  it('successful handshakes are limited per user, whatever the address: a reconnect loop is throttled, others still connect', async () => {
+    // Scale 0.1: 10 handshakes per 10 s per user; each socket is closed at once (no socket cap).
+    const codes: string[] = [];
+    for (let k = 0; k < 20; k++) {
+      try {
+        (await connectClient(cluster.nodes[k % 2]!.url, mintToken('px-looper'), { extraHeaders: { 'x-forwarded-for': `198.18.0.${k + 1}` } })).close();
+        codes.push('OK');
+      } catch (err) {
+        codes.push((err as ConnectError).data?.code ?? 'ERROR');
+      }
+    }
+    const t = tally(codes);
+    expect(t.OK).toBeGreaterThanOrEqual(9); // leases may leave up to 10 % unused
+    expect(t.OK).toBeLessThanOrEqual(10);
+    expect(t.RATE_LIMITED).toBe(20 - t.OK!);
+    // Another user from the looper's last address is not held back by it.
+    expect(await attempt(0, mintToken('px-bystander'), '198.18.0.20')).toBe('OK');
+  });
+
   it('without TRUST_PROXY the header is ignored: rotating X-Forwarded-For does not escape the limit', async () => {
     const node = await cluster.addNode({ TRUST_PROXY: '' });
     const i = cluster.nodes.indexOf(node);

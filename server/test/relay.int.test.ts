@@ -70,8 +70,9 @@ describe('relay mode', () => {
     await call(alice, 'message:send', text(conversation.id, 'still here'));
   });
 
-  // On a node of its own process: a throw inside Socket.IO's dispatch would end it (there is no
-  // uncaughtException handler), which an in-process node would only report as a stray error.
+  // On a node of its own process: a throw inside Socket.IO's dispatch would end it (the
+  // uncaughtException handler drains and exits), which an in-process node would only report as a
+  // stray error.
   it('an event without an ack callback changes nothing and does not crash the node', async () => {
     const node = await cluster.spawnNode();
     const alice = await connectClient(node.url, cluster.token('cb-alice'));

@@ -1,5 +1,6 @@
 // `npm start` as an operator runs it: the compiled entry point (in CI, which builds first) or
 // the source through tsx, with settings from the environment only.
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gatewayEntry, startNodeProcess } from '../../tools/spawn-node.js';
@@ -11,11 +12,11 @@ import { TEST_SECRET } from './support/tokens.js';
 const entry = gatewayEntry(Boolean(process.env.CI));
 
 /** The node with these settings and nothing else from this process's environment. */
-function run(env: Record<string, string>) {
-  const p = startNodeProcess({ entry, env, inheritEnv: false });
+function run(env: Record<string, string>, nodeArgs: string[] = []) {
+  const p = startNodeProcess({ entry, env, inheritEnv: false, nodeArgs });
   const listening = p.listening(30_000);
   listening.catch(() => {}); // awaited only by the tests that expect it to listen
-  return { proc: p.proc, exited: p.exited, listening, stderr: p.stderr };
+  return { proc: p.proc, exited: p.exited, listening, stderr: p.stderr, output: p.output };
 }
 
 const redises: PrivateRedis[] = [];
@@ -81,5 +82,22 @@ describe('the process', () => {
     await redis.restart();
     p.proc.kill('SIGTERM');
     expect(await p.exited).toBe(0);
+  }, 30_000);
+
+  it('an uncaught exception is logged as one fatal line, the node drains, and exits 1', async () => {
+    const preload = pathToFileURL(fileURLToPath(new URL('./support/throw-on-sigusr2.mjs', import.meta.url))).href;
+    const p = run(
+      { PORT: '0', JWT_SECRET: TEST_SECRET, STORE: 'postgres', DATABASE_URL: await freshPostgresUrl(), REDIS_PREFIX: freshRedisPrefix(), SHUTDOWN_READY_DELAY_MS: '0' },
+      ['--import', preload],
+    );
+    await p.listening;
+    p.proc.kill('SIGUSR2');
+    expect(await p.exited).toBe(1);
+    const lines = p.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string }; reason?: string });
+    const fatal = lines.filter((l) => l.msg.startsWith('uncaught exception'));
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]).toMatchObject({ level: 60, err: { message: 'boom: thrown where nothing catches it' } });
+    // Drained like a SIGTERM, not cut off where it stood.
+    expect(lines.some((l) => l.msg === 'shutting down' && l.reason === 'uncaughtException')).toBe(true);
   }, 30_000);
 });

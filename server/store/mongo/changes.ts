@@ -14,12 +14,12 @@
 // highest seen seq still gets it.
 import type { Types } from 'mongoose';
 import type { Message } from '../../../protocol/index.js';
-import { visibleRanges } from '../shared.js';
 import { StoreUnavailableError, type ChangePageQuery, type ChangeResult, type MessageChange } from '../store.js';
 import { bumpCounter } from './counter.js';
 import { isDuplicateKey } from './errors.js';
 import { placeholder } from './history.js';
-import { seqFilter } from './inbox.js';
+import { mapLimit } from './inbox.js';
+import { periodHolds } from './memberships.js';
 import { parseId, toMessage } from './mappers.js';
 import { GAP_KIND, op, type MessageDoc, type Models } from './models.js';
 
@@ -109,14 +109,30 @@ export async function changeMessage(models: Models, change: MessageChange): Prom
   throw new StoreUnavailableError('message change lost too many races; retry');
 }
 
+/** Probes of the reader's periods in flight at once, for one batch of changed messages. */
+const PROBES_IN_FLIGHT = 16;
+
+/**
+ * Changed messages a batch at a time (the `changes` index), each kept when the reader's period
+ * holding its seq exists: one probe per distinct seq (periodHolds), so a reader with thousands
+ * of leave/rejoin cycles has only the periods of the changed messages read (PROTOCOL.md §7).
+ */
 export async function pageChanges(models: Models, q: ChangePageQuery): Promise<Message[]> {
   const conversationId = parseId(q.conversationId);
-  const visible = seqFilter(visibleRanges(q.periods));
   const limit = Math.floor(q.limit);
-  if (!conversationId || !visible || !(limit > 0)) return [];
-  const docs = await models.Message.find({ conversationId, updatedSeq: op({ $gt: q.after }), ...visible })
-    .sort({ updatedSeq: 1 })
-    .limit(limit)
-    .lean<MessageDoc[]>();
-  return docs.map(toMessage);
+  if (!conversationId || !(limit > 0)) return [];
+  const out: Message[] = [];
+  for (let after = q.after; out.length < limit; ) {
+    const docs = await models.Message.find({ conversationId, updatedSeq: op({ $gt: after }) })
+      .sort({ updatedSeq: 1 })
+      .limit(limit)
+      .lean<MessageDoc[]>();
+    const seqs = [...new Set(docs.map((d) => d.seq))];
+    const held = await mapLimit(seqs, PROBES_IN_FLIGHT, (seq) => periodHolds(models, conversationId, q.userId, seq));
+    const visible = new Set(seqs.filter((_, i) => held[i]));
+    for (const d of docs) if (visible.has(d.seq) && out.length < limit) out.push(toMessage(d));
+    if (docs.length < limit) break;
+    after = docs[docs.length - 1]!.updatedSeq!;
+  }
+  return out;
 }

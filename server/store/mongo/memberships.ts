@@ -86,6 +86,19 @@ export async function listPeriods(models: Models, conversationId: string, userId
   return docs.map(toPeriod);
 }
 
+/**
+ * Whether the user's period that can hold `seq` does: their latest period starting below it
+ * (joinedAt breaks a tie of a leave and rejoin with no message between, the later one ending
+ * last), one probe of the `periods` index. Periods are ordered and disjoint, so no earlier one can.
+ */
+export async function periodHolds(models: Models, conversationId: Types.ObjectId, userId: string, seq: number): Promise<boolean> {
+  const [latest] = await models.Membership.find({ conversationId, userId, joinedSeq: op({ $lt: seq }) }, PERIOD_FIELDS)
+    .sort({ joinedSeq: -1, joinedAt: -1 })
+    .limit(1)
+    .lean<PeriodDoc[]>();
+  return latest !== undefined && (latest.open || (latest.leftSeq ?? -1) >= seq);
+}
+
 /** Closes the open period at the counter, ordered against appends (counter.ts). */
 export async function removeMember(models: Models, conversationId: string, userId: string): Promise<boolean> {
   const cid = parseId(conversationId);

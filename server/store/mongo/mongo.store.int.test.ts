@@ -4,10 +4,11 @@
 // short, JONGODB.md says so and the adapter works on both.
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import mongoose from 'mongoose';
+import mongoose, { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConversationSchema, MembershipSchema, MessageSchema, type Role } from '../../../protocol/index.js';
 import { freshMongoUrl, mongoIsReal } from '../../test/support/env.js';
+import type { SeedCycles } from '../cycles.contract.js';
 import { storeContract } from '../store.contract.js';
 import { InvalidArgumentStoreError, StoreUnavailableError, type NewMessage } from '../store.js';
 import { MongoStore } from './mongo.store.js';
@@ -31,8 +32,26 @@ async function dropDatabase(url: string): Promise<void> {
 storeContract('mongo', async () => {
   const url = freshMongoUrl();
   const store = new MongoStore({ url });
+  const seedCycles: SeedCycles = async ({ conversationId, owner, cycler, cycles }) => {
+    const m = (store as unknown as { m: Models }).m;
+    const cid = new Types.ObjectId(conversationId);
+    const at = Date.now();
+    await m.Message.collection.insertMany(
+      Array.from({ length: 2 * cycles }, (_, i) => ({ _id: new Types.ObjectId(), conversationId: cid, seq: i + 1, senderId: owner, clientMsgId: `seed${i + 1}`, kind: 'text', text: `m${i + 1}`, createdAt: new Date(at) })),
+    );
+    await m.Conversation.collection.updateOne({ _id: cid }, { $set: { lastSeq: 2 * cycles } });
+    await m.Membership.collection.deleteMany({ conversationId: cid, userId: cycler });
+    await m.Membership.collection.insertMany(
+      Array.from({ length: cycles }, (_, i) => {
+        const open = i === cycles - 1;
+        const closed = open ? {} : { leftAt: new Date(at + 2 * i + 1), leftSeq: 2 * i + 1 };
+        return { _id: new Types.ObjectId(), conversationId: cid, userId: cycler, role: 'member' as const, open, joinedAt: new Date(at + 2 * i), joinedSeq: 2 * i, ...closed, deliveredSeq: 2 * i, readSeq: 2 * i };
+      }),
+    );
+  };
   return {
     store,
+    seedCycles,
     cleanup: async () => {
       await store.close();
       await dropDatabase(url);

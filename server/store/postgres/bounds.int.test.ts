@@ -1,7 +1,7 @@
 // PostgreSQL's side of the §7 bounds, at sizes the shared contract keeps off the MongoDB lane:
 // the membership cap is exact under concurrent adds (advisory locks, member-cap.ts), and a
 // reader with 40,000 membership periods — past the bind-parameter limit of one query arm per
-// period — pages history in about the time of a reader with one.
+// period — pages history within twice the time of a reader with one.
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,8 +79,9 @@ describe('postgres bounds', () => {
     await median('cycler');
     const [cycler, single] = [await median('cycler'), await median('one-period')];
     console.log(`history page over ${PERIODS} periods: median ${cycler.toFixed(2)} ms; one period: ${single.toFixed(2)} ms`);
-    // Twice the arms of a one-period page (each period holds one message): about 2×, with room
-    // for a shared, noisy machine.
-    expect(cycler).toBeLessThan(Math.max(4 * single, 50));
+    // The same two statements as a one-period page, one plan whatever the number of ranges
+    // (bench/periods-explain.ts: ~0.5 ms on the server against ~0.2 ms): within 2× of one period,
+    // with 5 ms for a shared, noisy machine. A UNION ALL arm per period took ~10 ms to plan.
+    expect(cycler).toBeLessThan(2 * single + 5);
   }, 60_000);
 });

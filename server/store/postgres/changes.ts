@@ -3,7 +3,6 @@
 // takes and its write commit together and in seq order with the appends around it: a sync that
 // sees a later seq also sees this change. A no-op rolls back and takes no seq.
 import type pg from 'pg';
-import { visibleRanges } from '../shared.js';
 import type { ChangePageQuery, ChangeResult, MessageChange } from '../store.js';
 import { MESSAGE_COLUMNS, parseMessageId, toMessage, type MessageRow } from './rows.js';
 
@@ -73,21 +72,24 @@ export async function changeMessage(transaction: Tx, change: MessageChange): Pro
   }
 }
 
-/** pageChanges as one statement and its parameters; null when the periods leave nothing visible. */
+// $1 conversation, $2 after, $3 reader, $4 limit. Each changed message (messages_changes_idx)
+// is checked against the one period that can hold it: the reader's latest period starting below
+// its seq (one probe of memberships_periods_idx for the max, one for its rows: a leave and rejoin
+// with no message between share a joined_seq). Periods are ordered and disjoint, so no earlier
+// one can hold it; the reader's other periods are never read (PROTOCOL.md §7).
+const PAGE_CHANGES = `
+SELECT ${MESSAGE_COLUMNS} FROM messages m
+WHERE m.conversation_id = $1 AND m.updated_seq > $2
+  AND EXISTS (
+    SELECT 1 FROM memberships p
+    WHERE p.conversation_id = $1 AND p.user_id = $3
+      AND p.joined_seq = (SELECT max(joined_seq) FROM memberships
+                          WHERE conversation_id = $1 AND user_id = $3 AND joined_seq < m.seq)
+      AND (p.left_seq IS NULL OR p.left_seq >= m.seq))
+ORDER BY m.updated_seq LIMIT $4`;
+
+/** pageChanges as one statement and its parameters; null when nothing can match. */
 export function pageChangesQuery(q: ChangePageQuery): [string, unknown[]] | null {
-  const ranges = visibleRanges(q.periods);
-  if (ranges.length === 0 || q.limit <= 0) return null;
-  const params: unknown[] = [q.conversationId, q.after, q.limit];
-  const visible = ranges.map((r) => {
-    params.push(r.gt);
-    const gt = `seq > $${params.length}`;
-    if (r.lte === null) return `(${gt})`;
-    params.push(r.lte);
-    return `(${gt} AND seq <= $${params.length})`;
-  });
-  const sql = `
-SELECT ${MESSAGE_COLUMNS} FROM messages
-WHERE conversation_id = $1 AND updated_seq > $2 AND (${visible.join(' OR ')})
-ORDER BY updated_seq LIMIT $3`;
-  return [sql, params];
+  if (!(q.limit > 0)) return null;
+  return [PAGE_CHANGES, [q.conversationId, q.after, q.userId, Math.floor(q.limit)]];
 }

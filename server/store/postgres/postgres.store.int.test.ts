@@ -7,13 +7,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshPostgresUrl } from '../../test/support/env.js';
 import { StoreUnavailableError, type NewMessage } from '../store.js';
+import type { SeedCycles } from '../cycles.contract.js';
 import { storeContract } from '../store.contract.js';
+import { seedPostgresCycles } from '../../test/support/seed-cycles.js';
 import { MIGRATIONS } from './migrations.js';
 import { PostgresStore } from './postgres.store.js';
 
 storeContract('postgres', async () => {
-  const store = new PostgresStore({ url: await freshPostgresUrl() });
-  return { store, cleanup: () => store.close() };
+  const url = await freshPostgresUrl();
+  const store = new PostgresStore({ url });
+  const seedCycles: SeedCycles = (q) => seedPostgresCycles(url, q);
+  return { store, cleanup: () => store.close(), seedCycles };
 });
 
 const text = (conversationId: string, clientMsgId: string, body = clientMsgId): NewMessage => ({
