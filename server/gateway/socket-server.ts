@@ -4,6 +4,7 @@
 // before the connection is announced), token expiry and the event handlers.
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { RedisClient } from '../redis.js';
@@ -65,6 +66,13 @@ export function originAllowed(origin: string | undefined, allowList: readonly st
 }
 
 export function createSocketServer(opts: SocketServerOptions): GatewayServer {
+  // The upgrade's 101 response and engine.io's open packet (sent a few microtasks later) leave in
+  // one write instead of two: on this machine a loopback write costs more than the rest of a
+  // connect's work on the socket (BENCHMARKS.md, connections at scale).
+  opts.httpServer.prependListener('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+    socket.cork();
+    setImmediate(() => socket.uncork());
+  });
   return new Server(opts.httpServer, {
     maxHttpBufferSize: LIMITS.frameMaxBytes,
     pingInterval: 25_000,
