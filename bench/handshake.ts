@@ -10,7 +10,7 @@
 //   npx tsx bench/handshake.ts --sockets 4000 --runs 2 \
 //     --variants "before:ENTRY=.before/dist/server/main.js;after:ENTRY=dist/server/main.js"
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename } from 'node:fs/promises';
+import { copyFile, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { io, type Socket } from 'socket.io-client';
@@ -42,17 +42,21 @@ async function memory(url: string): Promise<{ heapMb: number; rssMb: number; soc
   return { heapMb: mb('nodejs_heap_size_used_bytes'), rssMb: mb('process_resident_memory_bytes'), sockets: metricValue(text, 'gateway_sockets_connected') ?? 0 };
 }
 
-/** Sends SIGUSR2 (the node runs with --heapsnapshot-signal) and moves the new snapshot to `to`. */
+/** Sends SIGUSR2 (the node runs with --heapsnapshot-signal) and copies the snapshot to `to` once written. */
 async function snapshot(pid: number, to: string): Promise<void> {
   const before = new Set(await readdir(ROOT));
   process.kill(pid, 'SIGUSR2');
+  let size = -1;
   for (let i = 0; i < 600; i++) {
-    await sleep(1_000);
+    await sleep(2_000);
     const made = (await readdir(ROOT)).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
     if (!made) continue;
-    const cpu = await processCpuSeconds(pid);
-    await sleep(2_000);
-    if ((await processCpuSeconds(pid)) - cpu < 0.5) return rename(join(ROOT, made), to); // done writing
+    const now = (await stat(join(ROOT, made))).size;
+    if (now > 0 && now === size) {
+      await copyFile(join(ROOT, made), to); // possibly another file system
+      return unlink(join(ROOT, made));
+    }
+    size = now;
   }
   throw new Error('no heap snapshot');
 }

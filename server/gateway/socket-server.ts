@@ -71,7 +71,9 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
   // connect's work on the socket (BENCHMARKS.md, connections at scale).
   opts.httpServer.prependListener('upgrade', (_req: IncomingMessage, socket: Duplex) => {
     socket.cork();
-    setImmediate(() => socket.uncork());
+    // A refused upgrade writes its 400 and destroys the socket at once: flush before that.
+    socket.destroy = flushThenDestroy;
+    setImmediate(uncork, socket);
   });
   return new Server(opts.httpServer, {
     maxHttpBufferSize: LIMITS.frameMaxBytes,
@@ -184,6 +186,9 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     opts.metrics.socketsConnected.inc();
     opts.presence?.connected(userId);
     if (debug) loggerOf(socket).debug('connected');
+    // The upgrade request (its headers, raw headers, parser state) is kept by engine.io for the
+    // socket's life otherwise; nothing reads it after the handshake (Socket.IO's memory advice).
+    (socket.conn as { request: unknown }).request = null;
 
     // A token that expires while connected ends the socket at `exp`.
     const expiry = setTimeout(expire, Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())), socket);
@@ -192,6 +197,16 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     socket.on('disconnect', onDisconnect);
     attach(socket);
   });
+}
+
+function uncork(socket: Duplex): void {
+  if (Object.hasOwn(socket, 'destroy')) delete (socket as Partial<Duplex>).destroy;
+  socket.uncork();
+}
+
+function flushThenDestroy(this: Duplex, err?: Error): Duplex {
+  uncork(this);
+  return this.destroy(err);
 }
 
 function expire(socket: GatewaySocket): void {
