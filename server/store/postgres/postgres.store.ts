@@ -131,10 +131,8 @@ export class PostgresStore implements Store {
 
   listConversationIdsOfUsers(userIds: readonly string[], limit: number): Promise<string[][]> {
     return this.guard(async () => {
-      const { rows } = await this.q<{ i: number; conversation_id: string }>(SQL.LIST_CONVERSATION_IDS_OF_USERS, [userIds, limit]);
-      const out = userIds.map((): string[] => []);
-      for (const r of rows) out[r.i - 1]!.push(r.conversation_id);
-      return out;
+      const { rows } = await this.q<{ ids: string[] }>(SQL.LIST_CONVERSATION_IDS_OF_USERS, [userIds, limit]);
+      return rows.map((r) => r.ids);
     });
   }
 

@@ -73,16 +73,9 @@ WHERE m.user_id = $1 AND m.left_seq IS NULL
 ORDER BY c.last_activity_at DESC, c.id DESC
 LIMIT $2`;
 
-// $1 user ids, $2 limit per user: LIST_CONVERSATION_IDS for each, one index range per user.
-export const LIST_CONVERSATION_IDS_OF_USERS = `
-SELECT u.i::int AS i, x.conversation_id FROM unnest($1::text[]) WITH ORDINALITY AS u(user_id, i)
-CROSS JOIN LATERAL (
-  SELECT m.conversation_id, c.last_activity_at FROM memberships m
-  JOIN conversations c ON c.id = m.conversation_id
-  WHERE m.user_id = u.user_id AND m.left_seq IS NULL
-  ORDER BY c.last_activity_at DESC, c.id DESC
-  LIMIT $2) x
-ORDER BY u.i, x.last_activity_at DESC, x.conversation_id DESC`;
+// $1 user ids, $2 limit per user: LIST_CONVERSATION_IDS of each, in order, one row per user.
+export const LIST_CONVERSATION_IDS_OF_USERS = `SELECT ARRAY(${LIST_CONVERSATION_IDS.replace('$1', 'u.user_id')}) AS ids
+FROM unnest($1::text[]) WITH ORDINALITY AS u(user_id, i) ORDER BY u.i`;
 
 const LAST_MESSAGE_COLUMNS = MESSAGE_COLUMNS.split(', ')
   .map((c) => `lm.${c} AS lm_${c}`)
