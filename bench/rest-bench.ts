@@ -7,7 +7,7 @@
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
 import type { HistoryResponse, ListConversationsResponse } from '../protocol/index.js';
-import { flag, helpText, list as commaList, numeric, OptionsError, readFlags, seconds, validate } from '../loadtest/flags.js';
+import { cliOptions, flag, list as commaList, numeric, seconds } from '../loadtest/flags.js';
 import { summarizeMs } from '../loadtest/stats.js';
 
 const SHAPE = {
@@ -22,19 +22,7 @@ const SHAPE = {
   json: flag(z.boolean().default(false), { flag: 'json', help: 'print the results as JSON' }),
 };
 
-let o: z.output<z.ZodObject<typeof SHAPE>>;
-try {
-  const { help, raw } = readFlags(SHAPE, process.argv.slice(2));
-  if (help) {
-    console.log(`Usage: npm run bench:rest -- [options]\n\n${helpText(SHAPE)}`);
-    process.exit(0);
-  }
-  o = validate(z.object(SHAPE), raw);
-} catch (err) {
-  if (!(err instanceof OptionsError)) throw err;
-  console.error(`error: ${err.message}\nTry --help.`);
-  process.exit(2);
-}
+const o = cliOptions(SHAPE, 'Usage: npm run bench:rest -- [options]');
 
 const urls = o.urls.map((u) => u.replace(/\/$/, ''));
 const token = jwt.sign({ sub: o.user }, o.jwtSecret, { algorithm: 'HS256', expiresIn: 3600 });

@@ -177,3 +177,23 @@ export function helpText(shape: Shape, defaults: Record<string, string> = {}): s
   lines.push(`  ${'-h, --help'.padEnd(26)} this text`);
   return lines.join('\n').replace(/^\n/, '');
 }
+
+/**
+ * A command-line tool's options from `process.argv`: prints `usage` and the help text and exits 0
+ * on --help, prints the error and exits 2 on a bad flag.
+ */
+export function cliOptions<S extends Shape>(shape: S, usage: string): z.output<z.ZodObject<S>> {
+  try {
+    const { help, raw } = readFlags(shape, process.argv.slice(2));
+    if (help) {
+      console.log(`${usage}\n\n${helpText(shape)}`);
+      process.exit(0);
+    }
+    return validate(z.object(shape), raw);
+  } catch (err) {
+    if (!(err instanceof OptionsError)) throw err;
+    console.error(`error: ${err.message}\nTry --help.`);
+    process.exit(2);
+  }
+}
+

@@ -92,7 +92,9 @@ export class StormClient {
           messages?: { seq: number }[];
           hasMore?: boolean;
         };
-        if (!res.ok) break;
+        // A refused sync (RATE_LIMITED, UNAVAILABLE on a saturated node) is an error, so that
+        // the final check tries again instead of counting unseen messages as lost.
+        if (!res.ok) throw new Error(`conversation:sync refused: ${JSON.stringify(res)}`);
         for (const m of res.messages ?? []) this.see(conversationId, m.seq);
         after = Math.max(after, ...(res.messages ?? []).map((m) => m.seq));
         if (!res.hasMore) break;

@@ -9,7 +9,7 @@ import { LIMITS } from '../protocol/index.js';
 import { gatewayEntry, startNodeProcess, type NodeProcess } from '../tools/spawn-node.js';
 import { scrapeOnce } from './scrape.js';
 import { StormClient } from './storm-client.js';
-import { sleep } from './util.js';
+import { pool, sleep } from './util.js';
 
 export interface StormOptions {
   sockets: number;
@@ -45,6 +45,8 @@ export interface StormReport {
 
 /** Storm users per conversation, besides the sender. */
 const GROUP_SIZE = Math.min(50, LIMITS.addMembersMaxPerCall);
+/** Sockets opened at once while setting up. */
+const SETUP_WAVE = 200;
 
 export async function runStorm(o: StormOptions): Promise<StormReport> {
   const log = o.log ?? (() => {});
@@ -59,7 +61,11 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
 
     const sender = new StormClient({ userId: `${o.runId}-sender`, jwtSecret: o.jwtSecret, url: urlB, fallbackUrl: urlB, onHandshakeError: () => {} });
     clients.push(sender);
+    const connecting = setInterval(() => log(`storm: ${clients.filter((c) => c.socket.connected).length}/${o.sockets + 1} connected, handshake errors ${JSON.stringify(handshakeErrors)}`), 2_000);
+    // The set-up opens node A's sockets a wave at a time (the storm is what is measured): all
+    // 10,000 at once would time out and retry far more handshakes than they are.
     for (let i = 0; i < o.sockets; i++) {
+      if (i % SETUP_WAVE === 0) await Promise.all(clients.slice(-SETUP_WAVE).map((c) => c.connected()));
       clients.push(
         new StormClient({
           userId: `${o.runId}-u${i}`,
@@ -71,7 +77,6 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       );
     }
     const storm = clients.slice(1);
-    const connecting = setInterval(() => log(`storm: ${clients.filter((c) => c.socket.connected).length}/${clients.length} connected, handshake errors ${JSON.stringify(handshakeErrors)}`), 2_000);
     await Promise.all(clients.map((c) => c.connected())).finally(() => clearInterval(connecting));
     for (const k of Object.keys(handshakeErrors)) delete handshakeErrors[k]; // only the storm's count
     log(`storm: ${storm.length} sockets on ${urlA}, sender on ${urlB}`);
@@ -126,7 +131,21 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
 
     // Final catch-up: live deliveries in flight, then one more sync per client.
     await sleep(1_000);
-    await Promise.all(storm.filter((c) => c.socket.connected).map((c) => c.syncAll().catch(() => {})));
+    // Bounded (the clients' catch-up syncs may still be running), and retried: a sync refused or
+    // timed out on a saturated node is not a lost message.
+    await pool(
+      storm.filter((c) => c.socket.connected),
+      100,
+      async (c) => {
+        for (let attempt = 0; attempt < 5; attempt++) {
+          try {
+            return await c.syncAll();
+          } catch {
+            await sleep(1_000 * (attempt + 1));
+          }
+        }
+      },
+    );
     let lost = 0;
     for (const g of groups) for (const m of g.members) for (const seq of acked.get(g.id)!) if (!m.seen.get(g.id)!.has(seq)) lost++;
 

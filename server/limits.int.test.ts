@@ -21,10 +21,17 @@ async function twoNodes(prefix = `rl-${randomBytes(4).toString('hex')}`) {
   for (let i = 0; i < 2; i++) {
     const redis = await client();
     const limiter = createLimiter({ redis, prefix, scale: 1 });
-    const leasing = redis as Redis & { rateLimitLease: (...args: unknown[]) => Promise<unknown> };
-    const lease = leasing.rateLimitLease.bind(redis);
-    const node = { limiter, roundTrips: 0 };
-    leasing.rateLimitLease = (...args) => (node.roundTrips++, lease(...args));
+    const node = { limiter, roundTrips: 0, pipelines: 0 };
+    // Leases go out in pipelines (several handshakes' leases in one write): count each lease.
+    type Leasing = { rateLimitLease: (...args: unknown[]) => unknown };
+    const pipeline = redis.pipeline.bind(redis);
+    redis.pipeline = ((...args: Parameters<typeof pipeline>) => {
+      const p = pipeline(...args) as ReturnType<typeof pipeline> & Leasing;
+      node.pipelines++;
+      const lease = p.rateLimitLease.bind(p);
+      p.rateLimitLease = (...a) => (node.roundTrips++, lease(...a));
+      return p;
+    }) as typeof redis.pipeline;
     nodes.push(node);
   }
   return nodes;
@@ -80,6 +87,14 @@ describe('leased rate limits', () => {
     expect(await attempt(() => node!.limiter.consume('typing', 'bob'))).toBe('ok');
     expect(await attempt(() => node!.limiter.consume('receipt', 'carol'))).toBe('ok');
     expect(node!.roundTrips).toBe(3);
+  });
+
+  it('takes the first leases of many keys at once in a few pipelines, not a round trip each (a reconnect storm)', async () => {
+    const [node] = await twoNodes();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => attempt(() => node!.limiter.consume('handshake', `user:storm-${i}`))));
+    expect(results.every((r) => r === 'ok')).toBe(true);
+    expect(node!.roundTrips).toBe(200);
+    expect(node!.pipelines).toBeLessThanOrEqual(3);
   });
 
   it('falls back to a per-node limit in memory when Redis is unreachable', async () => {

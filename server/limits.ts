@@ -11,6 +11,7 @@
 // When Redis is unreachable an in-memory limiter per node takes over (the insurance limiter).
 import type { RedisClient } from './redis.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { createCoalescer } from './coalesce.js';
 import { AppError } from './errors.js';
 import type { LimitFamily, Limiter } from './messaging/ports.js';
 
@@ -83,6 +84,24 @@ export function createLimiter(opts: LimiterOptions): Limiter & { limits: typeof 
   const redis = opts.redis as LeasingRedis;
   if (typeof redis.rateLimitLease !== 'function') redis.defineCommand('rateLimitLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
   const leases = new Map<string, Lease>();
+  // Leases asked for while one batch is on its way leave together, as one pipeline: one write
+  // and one read for a reconnect storm's hundreds of first handshakes instead of one each. A
+  // Redis Cluster takes a pipeline only within one slot, so there each lease goes alone.
+  type LeaseCall = [key: string, want: number, need: number, limit: number, windowMs: number];
+  const leaseBatch = createCoalescer(
+    async (calls: LeaseCall[]): Promise<([number, number] | Error)[]> => {
+      const pipeline = redis.pipeline() as ReturnType<RedisClient['pipeline']> & { rateLimitLease(...a: LeaseCall): unknown };
+      for (const c of calls) pipeline.rateLimitLease(...c);
+      return ((await pipeline.exec()) ?? []).map(([err, reply]) => err ?? (reply as [number, number]));
+    },
+    { maxBatch: 500, maxInFlight: 1 },
+  );
+  async function leaseCall(...call: LeaseCall): Promise<[number, number]> {
+    if (redis.isCluster) return redis.rateLimitLease(...call);
+    const reply = await leaseBatch.submit(call);
+    if (reply instanceof Error) throw reply;
+    return reply;
+  }
 
   function refuse(family: LimitFamily, retryAfterMs: number): never {
     opts.onReject?.(family);
@@ -92,7 +111,7 @@ export function createLimiter(opts: LimiterOptions): Limiter & { limits: typeof 
   async function lease(family: LimitFamily, key: string, id: string, state: Lease, points: number): Promise<void> {
     const limit = scaled[family];
     const want = Math.max(points, Math.floor(limit.points * LEASE_SHARE), 1);
-    const [granted, ttl] = await redis.rateLimitLease(`${opts.prefix}:rl:${family}:${key}`, want, points, limit.points, limit.seconds * 1000);
+    const [granted, ttl] = await leaseCall(`${opts.prefix}:rl:${family}:${key}`, want, points, limit.points, limit.seconds * 1000);
     const now = Date.now();
     if (now >= state.until) {
       state.left = 0;

@@ -40,28 +40,33 @@ type AckFn = (res: unknown) => void;
 /**
  * Builds the listeners once per server and returns `attach(socket)`, which adds them to a
  * socket. Socket.IO calls a listener with the socket as `this`, so the listeners are shared by
- * every socket: a connect costs a dozen pointer stores, not a dozen closures. The per-socket
+ * every socket, and one catch-all dispatches to them: a connect costs one pointer store. The per-socket
  * state is the event budget (in a WeakMap) and a logger made only when there is something to
  * log (`loggerOf`).
  */
 export function createDispatcher(handlers: EventHandlers, loggerOf: (socket: GatewaySocket) => Logger, hooks: HandlerHooks = {}) {
-  const known = new Set<string>(CLIENT_EVENT_NAMES);
   const budget = hooks.budget ?? DEFAULT_SOCKET_BUDGET;
   const admissions = new WeakMap<GatewaySocket, Admission>();
 
-  const listeners = CLIENT_EVENT_NAMES.map((event) => {
-    const listener = function (this: GatewaySocket, ...args: unknown[]) {
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
-      if (refused(this, event, ack)) return;
-      const work = run(this, event, args, ack);
-      void (hooks.track ? hooks.track(work) : work);
-    };
-    return [event, listener] as const;
-  });
+  const listeners = new Map(
+    CLIENT_EVENT_NAMES.map((event) => {
+      const listener = function (this: GatewaySocket, args: unknown[]) {
+        const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
+        if (refused(this, event, ack)) return;
+        const work = run(this, event, args, ack);
+        void (hooks.track ? hooks.track(work) : work);
+      };
+      return [event as string, listener] as const;
+    }),
+  );
 
-  // Unknown events that expect an answer get one; others are ignored.
+  // The one listener of every socket (a catch-all: one entry per socket instead of a dozen
+  // listener slots in each socket's own table). Unknown events that expect an answer get one;
+  // others are ignored. Socket.IO calls it before it would emit to named listeners, and only
+  // while the socket is connected.
   const onAny = function (this: GatewaySocket, event: unknown, ...args: unknown[]) {
-    if (typeof event === 'string' && known.has(event)) return;
+    const listener = typeof event === 'string' ? listeners.get(event) : undefined;
+    if (listener) return listener.call(this, args);
     const ack = args[args.length - 1];
     if (refused(this, 'unknown', typeof ack === 'function' ? (ack as AckFn) : undefined)) return;
     if (typeof ack === 'function') {
@@ -138,7 +143,6 @@ export function createDispatcher(handlers: EventHandlers, loggerOf: (socket: Gat
   }
 
   return function attach(socket: GatewaySocket): void {
-    for (const [event, listener] of listeners) socket.on(event, listener as never);
     socket.onAny(onAny);
   };
 }

@@ -4,6 +4,7 @@
 // before the connection is announced), token expiry and the event handlers.
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { RedisClient } from '../redis.js';
@@ -67,6 +68,15 @@ export function originAllowed(origin: string | undefined, allowList: readonly st
 }
 
 export function createSocketServer(opts: SocketServerOptions): GatewayServer {
+  // The upgrade's 101 response and engine.io's open packet (sent a few microtasks later) leave in
+  // one write instead of two: on this machine a loopback write costs more than the rest of a
+  // connect's work on the socket (BENCHMARKS.md, connections at scale).
+  opts.httpServer.prependListener('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+    socket.cork();
+    // A refused upgrade writes its 400 and destroys the socket at once: flush before that.
+    socket.destroy = flushThenDestroy;
+    setImmediate(uncork, socket);
+  });
   return new Server(opts.httpServer, {
     maxHttpBufferSize: LIMITS.frameMaxBytes,
     pingInterval: 25_000,
@@ -178,6 +188,9 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     opts.metrics.socketsConnected.inc();
     opts.presence?.connected(userId);
     if (debug) loggerOf(socket).debug('connected');
+    // The upgrade request (its headers, raw headers, parser state) is kept by engine.io for the
+    // socket's life otherwise; nothing reads it after the handshake (Socket.IO's memory advice).
+    (socket.conn as { request: unknown }).request = null;
 
     // A token that expires while connected ends the socket at `exp`.
     const expiry = setTimeout(expire, Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())), socket);
@@ -186,6 +199,16 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     socket.on('disconnect', onDisconnect);
     attach(socket);
   });
+}
+
+function uncork(socket: Duplex): void {
+  if (Object.hasOwn(socket, 'destroy')) delete (socket as Partial<Duplex>).destroy;
+  socket.uncork();
+}
+
+function flushThenDestroy(this: Duplex, err?: Error): Duplex {
+  uncork(this);
+  return this.destroy(err);
 }
 
 function expire(socket: GatewaySocket): void {

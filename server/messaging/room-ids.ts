@@ -7,6 +7,7 @@
 // cache here, because a change can add a user whom no cached entry names; a read that was in
 // flight while one happened is not cached. Membership changes are rare next to connects. The
 // TTL only bounds how long a node cut off from Redis can be wrong.
+import { createCoalescer } from '../coalesce.js';
 import type { Store } from '../store/store.js';
 
 export interface RoomIdsCacheOptions {
@@ -24,10 +25,20 @@ export function createRoomIdsCache(store: Store, opts: RoomIdsCacheOptions = {})
   const entries = new Map<string, { ids: readonly string[]; limit: number; at: number }>();
   const reading = new Map<string, { limit: number; ids: Promise<readonly string[]> }>();
   let epoch = 0;
+  // Reads asked for while one is on its way leave together as one query: a reconnect storm's
+  // handshakes then cost one store round trip per batch, not one each.
+  const batch = createCoalescer(
+    async (items: { userId: string; limit: number }[]): Promise<string[][]> => {
+      const limit = items[0]!.limit;
+      if (items.every((i) => i.limit === limit)) return store.listConversationIdsOfUsers(items.map((i) => i.userId), limit);
+      return Promise.all(items.map((i) => store.listConversationIds(i.userId, i.limit)));
+    },
+    { maxBatch: 200, maxInFlight: 2 },
+  );
 
   async function read(userId: string, limit: number): Promise<readonly string[]> {
     const started = epoch;
-    const ids = await store.listConversationIds(userId, limit);
+    const ids = await batch.submit({ userId, limit });
     if (epoch === started) {
       if (entries.size >= maxEntries) for (const old of entries.keys()) if (entries.delete(old) && entries.size < maxEntries * 0.9) break;
       entries.delete(userId); // re-inserted last: the Map's order is the age order

@@ -6,7 +6,33 @@
 import type { RedisClient as Redis } from '../redis.js';
 import type { Presence } from '../../protocol/index.js';
 import type { Logger } from '../logger.js';
+import { createCoalescer } from '../coalesce.js';
 import { createPresenceStore, type PresenceStore } from './presence-store.js';
+
+// KEYS: this node's hash, the nodes zset, the hidden set. ARGV: hash TTL ms, oldest live beat,
+// node key prefix, this node's id, then the users that got their first socket here. Counts them
+// here, then returns those to announce online: not counted on another live node, not hidden.
+// All keys share the {presence} hash tag, so this runs on a Redis Cluster too.
+const CONNECTED_SCRIPT = `
+for i = 5, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local others = {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[2], '+inf')) do
+  if n ~= ARGV[4] then others[#others + 1] = ARGV[3] .. n end
+end
+local announce = {}
+for i = 5, #ARGV do
+  local u = ARGV[i]
+  local elsewhere = false
+  for _, k in ipairs(others) do
+    local c = redis.call('HGET', k, u)
+    if c and tonumber(c) > 0 then elsewhere = true break end
+  end
+  if not elsewhere and redis.call('SISMEMBER', KEYS[3], u) == 0 then announce[#announce + 1] = u end
+end
+return announce`;
+
+type ConnectingRedis = Redis & { presenceConnected(...args: (string | number)[]): Promise<string[]> };
 
 export interface PresenceNodeOptions {
   redis: Redis;
@@ -39,6 +65,21 @@ export function createPresenceNode(opts: PresenceNodeOptions) {
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };
+
+  // First sockets of users, written in batches: while one batch is on its way the next gathers,
+  // so a reconnect storm costs one script call per batch instead of four round trips per user.
+  const connecting = redis as ConnectingRedis;
+  if (typeof connecting.presenceConnected !== 'function') redis.defineCommand('presenceConnected', { numberOfKeys: 3, lua: CONNECTED_SCRIPT });
+  const nodeKeyPrefix = keys.node('');
+  const connectWrites = new Map<string, Promise<void>>();
+  const connectedBatch = createCoalescer(
+    async (userIds: string[]): Promise<void[]> => {
+      const online = await connecting.presenceConnected(myKey, keys.nodes, keys.hidden, hashTtlMs, Date.now() - store.deadAfterMs, nodeKeyPrefix, nodeId, ...userIds);
+      for (const userId of online) opts.onChange({ userId, online: true });
+      return userIds.map(() => undefined);
+    },
+    { maxBatch: 500, maxInFlight: 1 },
+  );
 
   const fail = (what: string) => (err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, `presence ${what} failed`);
 
@@ -96,14 +137,14 @@ export function createPresenceNode(opts: PresenceNodeOptions) {
       const n = (local.get(userId) ?? 0) + 1;
       local.set(userId, n);
       if (n > 1) return;
-      background('connect', async () => {
-        // Write, then look (as a disconnect does): of a connect here and a last disconnect on
-        // another node at the same moment, at least the later one sees the other's write, so
-        // the last word watchers get is right (at worst an extra "online").
-        await redis.multi().hset(myKey, userId, 1).pexpire(myKey, hashTtlMs).exec();
-        const elsewhere = await store.online([userId], nodeId);
-        if (!elsewhere.has(userId)) await announce({ userId, online: true });
-      });
+      // Write, then look (as a disconnect does): of a connect here and a last disconnect on
+      // another node at the same moment, at least the later one sees the other's write, so
+      // the last word watchers get is right (at worst an extra "online"). One script does both.
+      // A disconnect's HDEL must not overtake this write waiting for its batch: it waits for it.
+      const written = connectedBatch.submit(userId);
+      connectWrites.set(userId, written);
+      void written.catch(() => {}).finally(() => connectWrites.get(userId) === written && connectWrites.delete(userId));
+      background('connect', () => written);
     },
     disconnected(userId: string): void {
       const n = (local.get(userId) ?? 1) - 1;
@@ -113,6 +154,7 @@ export function createPresenceNode(opts: PresenceNodeOptions) {
       }
       local.delete(userId);
       background('disconnect', async () => {
+        await connectWrites.get(userId)?.catch(() => {});
         // A socket of the user may have connected again meanwhile: the write reflects now.
         if (local.has(userId)) return;
         await redis.hdel(myKey, userId);

@@ -522,6 +522,9 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(await store.listConversationIds(u!, 2)).toEqual([busy.id, quiet.id]);
         const ofP = (await store.listConversations(p!, { limit: 10 })).items.map((s) => s.conversation.id);
         expect(await store.listConversationIds(p!, 1)).toEqual(ofP.slice(0, 1));
+        // Several users at once: each as alone, in the order asked, none for a stranger.
+        const [stranger] = users('x');
+        expect(await store.listConversationIdsOfUsers([p!, stranger!, u!], 2)).toEqual([ofP.slice(0, 2), [], [busy.id, quiet.id]]);
       });
 
       it('counts and shows only what the member may see', async () => {

@@ -172,6 +172,8 @@ export interface Store {
    * joins at connect, so a user over the room cap keeps live messages for the live ones.
    */
   listConversationIds(userId: string, limit?: number): Promise<string[]>;
+  /** listConversationIds of several users in one round trip (a reconnect storm's handshakes), in their order. */
+  listConversationIdsOfUsers(userIds: readonly string[], limit: number): Promise<string[][]>;
   /**
    * The user's current conversations, most recently active first (by time of the last message,
    * else creation), with unread count and last visible message. Cursor is opaque (malformed:

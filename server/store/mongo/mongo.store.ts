@@ -174,6 +174,10 @@ export class MongoStore implements Store {
     return this.db.run(() => memberships.listConversationIds(this.m, userId, limit));
   }
 
+  listConversationIdsOfUsers(userIds: readonly string[], limit: number): Promise<string[][]> {
+    return this.db.run(() => Promise.all(userIds.map((u) => memberships.listConversationIds(this.m, u, limit))));
+  }
+
   listConversations(userId: string, opts: { limit: number; cursor?: string }): Promise<Page<ConversationSummary>> {
     return this.db.run(() => listConversations(this.m, userId, opts));
   }

@@ -129,6 +129,13 @@ export class PostgresStore implements Store {
     });
   }
 
+  listConversationIdsOfUsers(userIds: readonly string[], limit: number): Promise<string[][]> {
+    return this.guard(async () => {
+      const { rows } = await this.q<{ ids: string[] }>(SQL.LIST_CONVERSATION_IDS_OF_USERS, [userIds, limit]);
+      return rows.map((r) => r.ids);
+    });
+  }
+
   listConversations(userId: string, opts: { limit: number; cursor?: string }): Promise<Page<ConversationSummary>> {
     return this.guard(async () => {
       const after = parseCursor(opts.cursor, isListCursor);

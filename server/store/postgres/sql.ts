@@ -73,6 +73,10 @@ WHERE m.user_id = $1 AND m.left_seq IS NULL
 ORDER BY c.last_activity_at DESC, c.id DESC
 LIMIT $2`;
 
+// $1 user ids, $2 limit per user: LIST_CONVERSATION_IDS of each, in order, one row per user.
+export const LIST_CONVERSATION_IDS_OF_USERS = `SELECT ARRAY(${LIST_CONVERSATION_IDS.replace('$1', 'u.user_id')}) AS ids
+FROM unnest($1::text[]) WITH ORDINALITY AS u(user_id, i) ORDER BY u.i`;
+
 const LAST_MESSAGE_COLUMNS = MESSAGE_COLUMNS.split(', ')
   .map((c) => `lm.${c} AS lm_${c}`)
   .join(', ');
