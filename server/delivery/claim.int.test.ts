@@ -6,6 +6,7 @@ import { createRedisBackend, Queue, UnrecoverableError, Worker, type Job } from 
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redisUrl } from '../test/support/env.js';
+import { until } from '../test/support/until.js';
 import { createClaimingConsumer, type ClaimingConsumer } from './claim.js';
 
 const closers: (() => Promise<unknown>)[] = [];
@@ -56,14 +57,6 @@ function lane(opts: { process?: (job: Job) => Promise<void>; pollMs?: number; co
   return { prefix, queue, worker, consumer, ran, failed };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Every command this process sends that names one of `prefix`'s keys, while `run` runs (all connections, BullMQ's blocking one included). */
 async function commandsDuring(prefix: string, run: () => Promise<void>): Promise<string[]> {
   const seen: string[] = [];
@@ -88,7 +81,7 @@ describe('claiming consumer', () => {
       for (let i = 0; i < jobs; i++) {
         await l.queue.add('deliver', { i }, { jobId: `j${i}` });
         l.consumer.kick();
-        await until(() => l.ran.length === i + 1, `job ${i}`);
+        await until(`job ${i}`, () => l.ran.length === i + 1);
       }
       await l.consumer.close();
     });
@@ -128,7 +121,7 @@ describe('claiming consumer', () => {
     for (let i = 0; i < 10; i++) {
       const added = queue.add('deliver', { i }, { jobId: `s${i}` });
       consumer.kick(added);
-      await until(() => ran.length === i + 1, `job ${i}`);
+      await until(`job ${i}`, () => ran.length === i + 1);
     }
     expect(ran).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`));
     expect(fetched).toEqual(ran);
@@ -141,7 +134,7 @@ describe('claiming consumer', () => {
     l.worker.getNextJob = (...args) => (fetches++, getNextJob(...args));
     await l.queue.addBulk(Array.from({ length: 50 }, (_, i) => ({ name: 'deliver', data: { i }, opts: { jobId: `b${i}` } })));
     l.consumer.kick();
-    await until(() => l.ran.length === 50, '50 jobs');
+    await until('50 jobs', () => l.ran.length === 50);
     expect(new Set(l.ran).size).toBe(50);
     expect(fetches).toBe(1);
   });
@@ -149,7 +142,7 @@ describe('claiming consumer', () => {
   it('finds jobs nobody kicked (another node, a retry) by polling', async () => {
     const l = lane({ pollMs: 50 });
     await l.queue.add('deliver', {}, { jobId: 'foreign' });
-    await until(() => l.ran.includes('foreign'), 'the un-kicked job');
+    await until('the un-kicked job', () => l.ran.includes('foreign'));
     expect(l.ran).toEqual(['foreign']);
   });
 
@@ -164,8 +157,8 @@ describe('claiming consumer', () => {
     await l.queue.add('deliver', {}, { jobId: 'flaky', attempts: 3, backoff: { type: 'fixed', delay: 50 } });
     await l.queue.add('deliver', {}, { jobId: 'poison', attempts: 3 });
     l.consumer.kick();
-    await until(() => l.ran.filter((id) => id === 'flaky').length === 3 && l.failed.some((f) => f.startsWith('poison:')), 'three tries and the poison job');
-    await until(() => l.failed.length === 4, 'every failure reported');
+    await until('three tries and the poison job', () => l.ran.filter((id) => id === 'flaky').length === 3 && l.failed.some((f) => f.startsWith('poison:')));
+    await until('every failure reported', () => l.failed.length === 4);
     expect(l.ran.filter((id) => id === 'poison')).toEqual(['poison']);
     expect(await (await l.queue.getJob('flaky'))!.isFailed()).toBe(true);
     expect(await (await l.queue.getJob('poison'))!.isFailed()).toBe(true);
@@ -182,7 +175,7 @@ describe('claiming consumer', () => {
     const taken = await dead.getNextJob('dead-token', { block: false });
     expect(taken?.id).toBe('orphan');
     const l = lane({ prefix, pollMs: 50, lockMs: 600 });
-    await until(() => l.ran.includes('orphan'), 'the orphaned job re-run', 10_000);
+    await until('the orphaned job re-run', () => l.ran.includes('orphan'), 10_000);
     expect(await (await l.queue.getJob('orphan'))!.isCompleted()).toBe(true);
   });
 });

@@ -9,6 +9,7 @@ import { call, clientMsgId, inbox, queueDrained, raw, storedMessages } from './s
 import { startCluster, type Cluster } from './support/cluster.js';
 import { deliveryQueue, freezeWithActiveJobs } from './support/queue-state.js';
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.js';
+import { until } from './support/until.js';
 
 const clusters: Cluster[] = [];
 const redises: PrivateRedis[] = [];
@@ -23,14 +24,6 @@ async function readyStatus(url: string): Promise<{ status: number; failing: stri
   return { status: res.status, failing: body.failing };
 }
 
-/** Polls `check` until it holds (for state that emits no event, like a counter or /readyz). */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('Redis restarted during a send load', () => {
   it('no process exits; refused sends store nothing; every acked message is stored once and delivered live; cross-node emits resume', async () => {
