@@ -4,52 +4,33 @@
 // arrives signed, deleted for good, and only dead letters: BullMQ's own keys are 404), and the
 // push metrics on /metrics counting exactly the posts the receiver saw.
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_QUEUE } from '../delivery/queue.js';
-import { PUSH_DEAD_LETTER_QUEUE, PUSH_QUEUE } from '../push/push.js';
+import { PUSH_DEAD_LETTER_QUEUE } from '../push/push.js';
 import { call, clientMsgId } from './support/chat.js';
-import { startCluster, type Cluster } from './support/cluster.js';
-import { redisUrl } from './support/env.js';
+import type { Cluster } from './support/cluster.js';
 import { client } from './support/http.js';
 import { sample } from './support/prom-text.js';
-import { pushSettled, startReceiver } from './support/push-receiver.js';
+import { pushSettled, startPushCluster, type PushCluster } from './support/push-receiver.js';
 
 const SECRET = 'push-admin-secret';
 const BATCH_MS = 300;
 const ATTEMPTS = 3;
 
+let push: PushCluster;
 let cluster: Cluster;
-let receiver: ReturnType<typeof startReceiver>;
+let receiver: PushCluster['receiver'];
 let redis: Redis;
 let pushQueue: Queue;
 const uid = (name: string) => `${name}-${process.pid}-${Date.now().toString(36)}`;
 const admin = (i = 0) => client(cluster.nodes[i]!.url, cluster.token('push-op', { roles: ['admin'] }));
 
 beforeAll(async () => {
-  receiver = startReceiver(SECRET);
-  const port = await receiver.listen();
-  cluster = await startCluster({
-    nodes: 2,
-    env: {
-      PUSH_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
-      PUSH_WEBHOOK_SECRET: SECRET,
-      PUSH_BATCH_MS: String(BATCH_MS),
-      PUSH_ATTEMPTS: String(ATTEMPTS),
-      PUSH_BACKOFF_MS: '20',
-      PUSH_TIMEOUT_MS: '3000',
-      PRESENCE_HEARTBEAT_MS: '1000',
-    },
-  });
-  redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  pushQueue = new Queue(PUSH_QUEUE, { connection: redis, prefix: cluster.env.REDIS_PREFIX! });
+  push = await startPushCluster({ secret: SECRET, batchMs: BATCH_MS, attempts: ATTEMPTS, backoffMs: 20 });
+  ({ cluster, receiver, redis, pushQueue } = push);
 });
-afterAll(async () => {
-  await cluster?.close();
-  await receiver?.close();
-  await pushQueue?.close();
-  await redis?.quit();
-});
+afterAll(() => push?.close());
 
 /** `owner` (online) messages a new group with `member` (offline); returns the message. */
 async function messageOffline(owner: string, member: string, text: string) {

@@ -3,53 +3,31 @@
 // members; retries after 500s, then the push dead-letter queue; and a webhook that hangs does
 // not hold back `message:new` (shown by order of events: the next message is delivered while the
 // previous post is still unanswered).
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../protocol/index.js';
-import { PUSH_DEAD_LETTER_QUEUE, PUSH_QUEUE } from '../push/push.js';
 import { call, clientMsgId, inbox } from './support/chat.js';
-import { startCluster, type Cluster } from './support/cluster.js';
-import { redisUrl } from './support/env.js';
+import type { Cluster } from './support/cluster.js';
 import { client } from './support/http.js';
-import { pushSettled, startReceiver } from './support/push-receiver.js';
+import { pushSettled, startPushCluster, type PushCluster } from './support/push-receiver.js';
 
 const SECRET = 'push-test-secret';
 const BATCH_MS = 500;
 
+let push: PushCluster;
 let cluster: Cluster;
-let receiver: ReturnType<typeof startReceiver>;
+let receiver: PushCluster['receiver'];
 let redis: Redis;
 let pushQueue: Queue;
 let pushDlq: Queue;
 const uid = (name: string) => `${name}-${process.pid}-${Date.now().toString(36)}`;
 
 beforeAll(async () => {
-  receiver = startReceiver(SECRET);
-  const port = await receiver.listen();
-  cluster = await startCluster({
-    nodes: 2,
-    env: {
-      PUSH_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
-      PUSH_WEBHOOK_SECRET: SECRET,
-      PUSH_BATCH_MS: String(BATCH_MS),
-      PUSH_ATTEMPTS: '6',
-      PUSH_BACKOFF_MS: '50',
-      PUSH_TIMEOUT_MS: '3000',
-      PRESENCE_HEARTBEAT_MS: '1000',
-    },
-  });
-  redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-  pushQueue = new Queue(PUSH_QUEUE, { connection: redis, prefix: cluster.env.REDIS_PREFIX! });
-  pushDlq = new Queue(PUSH_DEAD_LETTER_QUEUE, { connection: redis, prefix: cluster.env.REDIS_PREFIX! });
+  push = await startPushCluster({ secret: SECRET, batchMs: BATCH_MS, attempts: 6, backoffMs: 50 });
+  ({ cluster, receiver, redis, pushQueue, pushDlq } = push);
 });
-afterAll(async () => {
-  await cluster?.close();
-  await receiver?.close();
-  await pushQueue?.close();
-  await pushDlq?.close();
-  await redis?.quit();
-});
+afterAll(() => push?.close());
 
 /** A group made by `owner` (online on node 0) with the given members; returns its id. */
 async function group(ownerSocket: Awaited<ReturnType<Cluster['connect']>>, memberIds: string[]): Promise<string> {

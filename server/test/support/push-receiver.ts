@@ -4,9 +4,13 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import type { Message } from '../../../protocol/index.js';
+import { PUSH_DEAD_LETTER_QUEUE, PUSH_QUEUE } from '../../push/push.js';
+import { startCluster } from './cluster.js';
+import { redisUrl } from './env.js';
 
 export interface Post {
   userId: string;
@@ -70,4 +74,45 @@ export async function pushSettled(pushQueue: Queue): Promise<void> {
   await expect
     .poll(async () => Object.values(await pushQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).reduce((a, b) => a + b, 0), { timeout: 15_000, interval: 50 })
     .toBe(0);
+}
+
+/**
+ * Two gateway nodes posting offline pushes to a receiver on this machine, and the push queues
+ * (read with a connection of the test's own). `close()` stops all of it.
+ */
+export type PushCluster = Awaited<ReturnType<typeof startPushCluster>>;
+
+export async function startPushCluster(opts: { secret: string; batchMs: number; attempts: number; backoffMs: number }) {
+  const receiver = startReceiver(opts.secret);
+  const port = await receiver.listen();
+  const cluster = await startCluster({
+    nodes: 2,
+    env: {
+      PUSH_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
+      PUSH_WEBHOOK_SECRET: opts.secret,
+      PUSH_BATCH_MS: String(opts.batchMs),
+      PUSH_ATTEMPTS: String(opts.attempts),
+      PUSH_BACKOFF_MS: String(opts.backoffMs),
+      PUSH_TIMEOUT_MS: '3000',
+      PRESENCE_HEARTBEAT_MS: '1000',
+    },
+  });
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  const prefix = cluster.env.REDIS_PREFIX!;
+  const pushQueue = new Queue(PUSH_QUEUE, { connection: redis, prefix });
+  const pushDlq = new Queue(PUSH_DEAD_LETTER_QUEUE, { connection: redis, prefix });
+  return {
+    cluster,
+    receiver,
+    redis,
+    pushQueue,
+    pushDlq,
+    async close() {
+      await cluster.close();
+      await receiver.close();
+      await pushQueue.close();
+      await pushDlq.close();
+      await redis.quit();
+    },
+  };
 }
