@@ -111,6 +111,10 @@ export function createRedisClients(opts: {
       await checkEvictionPolicy();
     },
     async quit() {
+      // QUIT is never auto-pipelined: sent at once, it would overtake the commands still queued
+      // for this tick's pipeline (a last presence PUBLISH), failing them with "Connection is
+      // closed". A turn of the event loop lets those pipelines go out first.
+      await new Promise((resolve) => setImmediate(resolve));
       await Promise.all([cmd, pub, sub, worker].map((c) => c?.quit().catch(() => c.disconnect())));
     },
   };
