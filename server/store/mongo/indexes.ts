@@ -3,6 +3,8 @@
 // creates indexes that do not exist at all (a fresh database, or a release that adds one) and
 // leaves one whose key or options changed in place, reported by `indexDrift`, for `migrate` —
 // so a rolling start neither crash-loops on IndexOptionsConflict nor rebuilds on every node.
+// Indexes a release stopped declaring stay until `migrate --drop-retired` (indexes.ts RETIRED),
+// run once no node of an older release is left that relies on them.
 // On a replica set a build waits for a majority of members (`commitQuorum: 'majority'`), not for
 // every voting member, so one member being down cannot hang a start.
 import type { Connection } from 'mongoose';
@@ -19,10 +21,19 @@ interface DeclaredIndex {
 export interface IndexDrift {
   collection: string;
   name: string;
-  problem: 'missing' | 'different';
+  problem: 'missing' | 'different' | 'retired';
 }
 
+/**
+ * Indexes no release declares any more, dropped by `migrate --drop-retired`. `direct_pair`
+ * (unique `conversations.directKey`) blocked sharding `conversations`; pairs are unique through
+ * `direct_pairs` now (create.ts), and the index is dropped once every direct conversation has
+ * its claim there.
+ */
+const RETIRED: { collection: string; name: string }[] = [{ collection: 'conversations', name: 'direct_pair' }];
+
 const NAMESPACE_NOT_FOUND = 26;
+const INDEX_NOT_FOUND = 27;
 
 function declaredIndexes(models: Models): DeclaredIndex[] {
   return Object.values(models).flatMap((model) =>
@@ -42,7 +53,7 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 export async function indexDrift(conn: Connection, models: Models): Promise<IndexDrift[]> {
   const declared = declaredIndexes(models);
   const drift: IndexDrift[] = [];
-  for (const collection of new Set(declared.map((d) => d.collection))) {
+  for (const collection of new Set([...declared.map((d) => d.collection), ...RETIRED.map((r) => r.collection)])) {
     const existing = await conn.db!.collection(collection).listIndexes().toArray().catch((err: { code?: number }) => {
       if (err.code === NAMESPACE_NOT_FOUND) return [];
       throw err;
@@ -55,6 +66,7 @@ export async function indexDrift(conn: Connection, models: Models): Promise<Inde
         drift.push({ collection, name: d.name, problem: 'different' });
       }
     }
+    for (const r of RETIRED.filter((x) => x.collection === collection && byName.has(x.name))) drift.push({ ...r, problem: 'retired' });
   }
   return drift;
 }
@@ -77,12 +89,21 @@ async function build(conn: Connection, models: Models, which: IndexDrift[]): Pro
 export async function createMissingIndexes(conn: Connection, models: Models): Promise<IndexDrift[]> {
   const drift = await indexDrift(conn, models);
   await build(conn, models, drift.filter((d) => d.problem === 'missing'));
-  return drift.filter((d) => d.problem === 'different');
+  return drift.filter((d) => d.problem !== 'missing');
 }
 
 /** Deploy step: creates what is missing and rebuilds what differs (drop, then create). */
 export async function migrateIndexes(conn: Connection, models: Models): Promise<void> {
   const drift = await indexDrift(conn, models);
   for (const d of drift.filter((x) => x.problem === 'different')) await conn.db!.collection(d.collection).dropIndex(d.name);
-  await build(conn, models, drift);
+  await build(conn, models, drift.filter((x) => x.problem !== 'retired'));
+}
+
+/** Drops the retired indexes that still exist (after the caller did what each needs first). */
+export async function dropRetiredIndexes(conn: Connection): Promise<void> {
+  for (const r of RETIRED) {
+    await conn.db!.collection(r.collection).dropIndex(r.name).catch((err: { code?: number }) => {
+      if (err.code !== NAMESPACE_NOT_FOUND && err.code !== INDEX_NOT_FOUND) throw err;
+    });
+  }
 }

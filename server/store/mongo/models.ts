@@ -15,7 +15,7 @@ export interface ConversationDoc {
   public: boolean;
   /** Time of the last append, else creation: the order of a user's conversation list. */
   lastActivityAt: Date;
-  /** Only on `direct`: the sorted member pair, so a pair has at most one conversation. */
+  /** Only on `direct`: the sorted member pair. Unique through `direct_pairs`, not an index here (sharding). */
   directKey?: string;
   /** A join or leave being carried out; the counter does not move while it is set (counter.ts). */
   pending?: PendingMembershipChange;
@@ -28,6 +28,23 @@ export interface PendingMembershipChange {
   join?: { _id: Types.ObjectId; userId: string; role: Role }[];
   /** `_id` of the period to close. */
   leave?: Types.ObjectId;
+}
+
+/**
+ * A direct pair's one conversation (create.ts). `_id` is the sorted pair key, so the `_id` index
+ * alone makes a pair unique, on any shard layout. Written before the conversation, with
+ * everything needed to write that conversation and its first periods (ids chosen up front), so
+ * whoever finds the pair without its conversation can finish the creation idempotently.
+ */
+export interface DirectPairDoc {
+  _id: string;
+  conversationId: Types.ObjectId;
+  createdBy: string;
+  createdAt: Date;
+  public: boolean;
+  title?: string;
+  /** Initial periods; empty for a pair recorded for a conversation that already existed (migrate). */
+  members: { _id: Types.ObjectId; userId: string; role: Role }[];
 }
 
 /** One membership period. `open` is true exactly while the period has not been closed. */
@@ -101,12 +118,8 @@ const conversationSchema = new Schema<ConversationDoc>(
   },
   { ...schemaOptions, collection: 'conversations' },
 );
-// createConversation(direct): one conversation per pair, also under concurrent creates. Partial,
-// so groups and channels (no directKey) never collide.
-conversationSchema.index(
-  { directKey: 1 },
-  { name: 'direct_pair', unique: true, partialFilterExpression: { directKey: { $exists: true } } },
-);
+// No unique index but `_id`, so the collection can be sharded on `{ _id: 1 }`: direct-pair
+// uniqueness lives in `direct_pairs` (the `direct_pair` index it replaces is dropped by migrate).
 // getConversation, the append counter and listConversations' page query (`_id $in` the user's
 // conversations, sorted by lastActivityAt) all go through the default `_id` index.
 
@@ -184,6 +197,20 @@ messageSchema.index(
 messageSchema.index({ conversationId: 1, updatedSeq: 1 }, { name: 'changes', partialFilterExpression: { updatedSeq: { $exists: true } } });
 // getMessage uses the default `_id` index.
 
+const directPairSchema = new Schema<DirectPairDoc>(
+  {
+    _id: { type: String, required: true },
+    conversationId: { type: Schema.Types.ObjectId, required: true },
+    createdBy: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    public: { type: Boolean, required: true },
+    title: { type: String },
+    members: { type: Schema.Types.Mixed, required: true },
+  },
+  { ...schemaOptions, collection: 'direct_pairs' },
+);
+// Only the default `_id` index (the pair key): a point read and a unique insert.
+
 const userSettingsSchema = new Schema<UserSettingsDoc>(
   { _id: { type: String, required: true }, readReceipts: { type: Boolean, required: true } },
   { ...schemaOptions, collection: 'user_settings' },
@@ -194,6 +221,7 @@ export interface Models {
   Membership: Model<MembershipDoc>;
   Message: Model<MessageDoc>;
   UserSettings: Model<UserSettingsDoc>;
+  DirectPair: Model<DirectPairDoc>;
 }
 
 /** Binds the schemas to one connection (never the global default one). */
@@ -203,6 +231,7 @@ export function createModels(conn: Connection): Models {
     Membership: conn.model<MembershipDoc>('Membership', membershipSchema),
     Message: conn.model<MessageDoc>('Message', messageSchema),
     UserSettings: conn.model<UserSettingsDoc>('UserSettings', userSettingsSchema),
+    DirectPair: conn.model<DirectPairDoc>('DirectPair', directPairSchema),
   };
 }
 

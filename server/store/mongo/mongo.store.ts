@@ -5,10 +5,7 @@
 // No multi-document transactions: every operation is one atomic document write or ordered so
 // that a crash between two writes leaves nothing a reader can trip over (see createConversation);
 // joins and leaves are ordered against appends through the conversation document (counter.ts).
-import { randomBytes } from 'node:crypto';
-import { Types } from 'mongoose';
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
-import { checkNewConversation } from '../shared.js';
 import {
   type AddOptions,
   type AppendResult,
@@ -26,13 +23,12 @@ import {
   type WatermarkUpdate,
 } from '../store.js';
 import { appendMany, appendOne, probeActivityOperator } from './append.js';
-import { newPeriod } from './counter.js';
+import { createConversation, recordDirectPairs } from './create.js';
 import { MongoConnection, type MongoConnectionOptions } from './connection.js';
 import { isDuplicateKey } from './errors.js';
 import { listConversations } from './inbox.js';
-import { createMissingIndexes, indexDrift, migrateIndexes, type IndexDrift } from './indexes.js';
+import { createMissingIndexes, dropRetiredIndexes, indexDrift, migrateIndexes, type IndexDrift } from './indexes.js';
 import { parseId, toConversation, toMembership, toMessage } from './mappers.js';
-import { checkMemberCap } from './member-cap.js';
 import { pageMessages } from './history.js';
 import { assertMajorityKeepsUp } from './readiness.js';
 import { changeMessage, pageChanges } from './changes.js';
@@ -65,15 +61,24 @@ export class MongoStore implements Store {
     });
   }
 
-  /** Deploy step, run once per release: creates missing indexes and rebuilds changed ones. */
-  migrate(): Promise<void> {
+  /**
+   * Deploy step, run once per release before its nodes start: creates missing indexes and
+   * rebuilds changed ones. With `dropRetired`, run once every node runs this release, it also
+   * drops indexes no release uses any more (`direct_pair`: after recording every direct
+   * conversation's pair in `direct_pairs`, create.ts).
+   */
+  migrate(opts: { dropRetired?: boolean } = {}): Promise<void> {
     return this.db.run(async () => {
       await migrateIndexes(this.db.conn, this.m);
+      if (opts.dropRetired) {
+        await recordDirectPairs(this.m);
+        await dropRetiredIndexes(this.db.conn);
+      }
       this.drift = await indexDrift(this.db.conn, this.m);
     });
   }
 
-  /** Indexes that differ from models.ts as of the last `init()`/`migrate()` (run `migrate()`). */
+  /** Indexes that differ from models.ts, or are retired and still there, as of the last `init()`/`migrate()`. */
   indexDrift(): IndexDrift[] {
     return [...this.drift];
   }
@@ -95,48 +100,9 @@ export class MongoStore implements Store {
     return this.db.close();
   }
 
-  /**
-   * Memberships are written before the conversation document, so a conversation that exists
-   * always has its initial members, even if the process dies in between (leaving at most
-   * member rows of a conversation that never appeared, which no listing joins to). For a direct
-   * pair, the unique `direct_pair` index picks one winner among concurrent creates; the losers
-   * remove their member rows and return the winner's conversation.
-   */
+  /** create.ts: first periods before the conversation; a direct pair claimed in `direct_pairs` first. */
   createConversation(input: NewConversation): Promise<{ conversation: Conversation; created: boolean }> {
-    return this.db.run(async () => {
-      const { members, directKey } = checkNewConversation(input);
-      if (directKey !== undefined) {
-        const existing = await this.m.Conversation.findOne({ directKey }).lean<ConversationDoc>();
-        if (existing) return { conversation: toConversation(existing), created: false };
-      }
-      await checkMemberCap(this.m, members.map((m) => m.userId), input.maxOpenPerUser);
-      const now = new Date();
-      const doc: ConversationDoc = {
-        // Random, not time-ordered: a ranged shard key on conversationId then spreads new
-        // conversations over all chunks instead of the last one (docs/mongodb.md, sharding).
-        _id: new Types.ObjectId(randomBytes(12)),
-        type: input.type,
-        ...(input.title !== undefined ? { title: input.title } : {}),
-        createdBy: input.createdBy,
-        createdAt: now,
-        lastSeq: 0,
-        public: input.public,
-        lastActivityAt: now,
-        ...(directKey !== undefined ? { directKey } : {}),
-      };
-      const periods = members.map((m) => newPeriod(doc._id, m.userId, m.role, 0, now));
-      if (periods.length) await this.m.Membership.collection.insertMany(periods, { ordered: true });
-      try {
-        await this.m.Conversation.collection.insertOne(doc);
-      } catch (err) {
-        if (!isDuplicateKey(err) || directKey === undefined) throw err;
-        await this.m.Membership.deleteMany({ conversationId: doc._id });
-        const winner = await this.m.Conversation.findOne({ directKey }).lean<ConversationDoc>();
-        if (!winner) throw err;
-        return { conversation: toConversation(winner), created: false };
-      }
-      return { conversation: toConversation(doc), created: true };
-    });
+    return this.db.run(() => createConversation(this.m, input));
   }
 
   getConversation(conversationId: string): Promise<Conversation | null> {
