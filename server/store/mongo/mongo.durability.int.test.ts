@@ -3,7 +3,8 @@
 // cut the `insert` command, so the real driver runs its real failure paths — the operation
 // deadline (the socket timeout; mongodb 7.8 ignores `timeoutMS`) expiring inside `insertMany`, a connection dropped mid-batch — and the
 // store must answer StoreUnavailableError (UNAVAILABLE: clients retry, appends are idempotent),
-// not the INTERNAL an unrecognised wrapped error would become.
+// not the INTERNAL an unrecognised wrapped error would become. It also counts commands and how
+// many await their reply at once (item 6: an inbox page's queries per row and their bound).
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { BSON, type Document } from 'mongodb';
@@ -20,6 +21,11 @@ interface WireProxy {
   mode: Mode;
   /** Every command document the store sent, in order. */
   commands: Document[];
+  /** Holds each `find`/`aggregate` on `messages` this long before forwarding it (a slow server). */
+  messageLatencyMs: number;
+  /** Most commands awaiting their reply at once since the last reset (monitoring `hello`s left out). */
+  peakInFlight: number;
+  resetPeak(): void;
   /** Runs once before the next `update` command is forwarded (that connection waits for it). */
   beforeNextUpdate?: () => Promise<void>;
   close(): Promise<void>;
@@ -28,11 +34,20 @@ interface WireProxy {
 async function startWireProxy(target: URL): Promise<WireProxy> {
   const sockets = new Set<net.Socket>();
   const commands: Document[] = [];
-  const state: { mode: Mode; hook?: () => Promise<void> } = { mode: 'pass' };
+  const state: { mode: Mode; hook?: () => Promise<void>; inFlight: number; peak: number; latency: number } = { mode: 'pass', inFlight: 0, peak: 0, latency: 0 };
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port), target.hostname);
     sockets.add(client).add(upstream);
-    upstream.on('data', (d) => client.write(d));
+    // The driver sends one command per connection and waits for its reply: the first bytes back
+    // end it (a streamed `hello` can reply many times, hence not counted).
+    let awaiting = false;
+    upstream.on('data', (d) => {
+      if (awaiting) {
+        awaiting = false;
+        state.inFlight--;
+      }
+      client.write(d);
+    });
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -52,10 +67,16 @@ async function startWireProxy(target: URL): Promise<WireProxy> {
           if (state.mode === 'cut-insert') end();
           continue; // swallowed: the driver waits until its deadline
         }
+        if (body && !['hello', 'ismaster', 'isMaster'].includes(Object.keys(body)[0]!) && !awaiting) {
+          awaiting = true;
+          state.peak = Math.max(state.peak, ++state.inFlight);
+        }
         const hook = body && Object.keys(body)[0] === 'update' ? state.hook : undefined;
         if (hook) state.hook = undefined;
+        const slow = body && (body.find === 'messages' || body.aggregate === 'messages') ? state.latency : 0;
         forwarding = forwarding.then(async () => {
           await hook?.();
+          if (slow) await new Promise((resolve) => setTimeout(resolve, slow));
           upstream.write(msg);
         });
       }
@@ -70,6 +91,18 @@ async function startWireProxy(target: URL): Promise<WireProxy> {
     },
     set mode(m: Mode) {
       state.mode = m;
+    },
+    get messageLatencyMs() {
+      return state.latency;
+    },
+    set messageLatencyMs(ms: number) {
+      state.latency = ms;
+    },
+    get peakInFlight() {
+      return state.peak;
+    },
+    resetPeak: () => {
+      state.peak = state.inFlight;
     },
     set beforeNextUpdate(hook: (() => Promise<void>) | undefined) {
       state.hook = hook;
@@ -212,6 +245,34 @@ describe('MongoStore through a misbehaving connection', () => {
       proxy.beforeNextUpdate = undefined;
       await other.close();
     }
+  });
+
+  it('an inbox page of 40 rows is 2 queries a row, at most 16 rows in flight, unread counts on the covered index (#14 item 6)', async () => {
+    const user = `u-${randomBytes(4).toString('hex')}`;
+    for (let i = 0; i < 40; i++) {
+      const { conversation } = await store.createConversation({
+        type: 'group', createdBy: owner, public: false, members: [{ userId: owner, role: 'owner' }, { userId: user, role: 'member' }],
+      });
+      await store.appendMessage(text(conversation.id, owner, `inbox-${i}`));
+    }
+    // A slow server (40 ms a message query), so queries pile up as far as the store lets them,
+    // and a pool grown to 90 connections first, so the pool does not bound them instead.
+    proxy.messageLatencyMs = 40;
+    await Promise.all(Array.from({ length: 90 }, () => store.getMessage('0'.repeat(24))));
+    proxy.commands.length = 0;
+    proxy.resetPeak();
+    const page = await store.listConversations(user, { limit: 40 }).finally(() => (proxy.messageLatencyMs = 0));
+    expect(page.items.map((r) => r.unread)).toEqual(page.items.map(() => 1));
+    const name = (c: Document) => Object.keys(c)[0]!;
+    const sent = proxy.commands.filter((c) => !['hello', 'ismaster', 'isMaster'].includes(name(c)));
+    // ids, conversations, open periods, then a last message and an unread count per row.
+    expect(sent.length).toBeLessThanOrEqual(3 + 2 * 40);
+    const counts = sent.filter((c) => name(c) === 'aggregate' && c.aggregate === 'messages');
+    expect(counts).toHaveLength(40);
+    for (const c of counts) expect(c.hint).toBe('unread');
+    // 16 rows of 2 queries (2 to spare); without the bound 53 went out at once here.
+    expect(proxy.peakInFlight).toBeLessThanOrEqual(2 * 16 + 2);
+    expect(proxy.peakInFlight).toBeGreaterThan(2);
   });
 
   it('an insert past the operation deadline is UNAVAILABLE, single and batched, and the store recovers', async () => {
