@@ -73,13 +73,17 @@ export async function createConversation(models: Models, input: NewConversation)
     if (!winner) throw err;
     return { conversation: await completeDirect(models, winner), created: false };
   }
-  const conversation = await completeDirect(models, claim);
+  const conversation = await completeDirect(models, claim, true);
   return { conversation, created: conversation.id === id.toHexString() };
 }
 
-/** The claimed conversation, written now if the claim has none yet (idempotent, see the top). */
-export async function completeDirect(models: Models, pair: DirectPairDoc): Promise<Conversation> {
-  const stored = await models.Conversation.findOne({ _id: pair.conversationId }).lean<ConversationDoc>();
+/**
+ * The claimed conversation, written now if the claim has none yet (idempotent, see the top).
+ * `justClaimed`: the caller's own claim, so the conversation is almost surely not there yet and
+ * is not looked up first (a duplicate on insert still finds it).
+ */
+export async function completeDirect(models: Models, pair: DirectPairDoc, justClaimed = false): Promise<Conversation> {
+  const stored = justClaimed ? null : await models.Conversation.findOne({ _id: pair.conversationId }).lean<ConversationDoc>();
   if (stored) return toConversation(stored);
   const periods = pair.members.map((m) => newPeriod(pair.conversationId, m.userId, m.role, 0, pair.createdAt, m._id));
   if (periods.length) await insertSkippingDuplicates(models.Membership.collection, periods);

@@ -67,7 +67,7 @@ async function startWireProxy(target: URL): Promise<WireProxy> {
           if (state.mode === 'cut-insert') end();
           continue; // swallowed: the driver waits until its deadline
         }
-        if (body && !['hello', 'ismaster', 'isMaster'].includes(Object.keys(body)[0]!) && !awaiting) {
+        if (body && !MONITORING.includes(Object.keys(body)[0]!) && !awaiting) {
           awaiting = true;
           state.peak = Math.max(state.peak, ++state.inFlight);
         }
@@ -143,6 +143,10 @@ function bodyOf(msg: Buffer): Document | undefined {
   if (body) for (const [name, docs] of sequences) body[name] = docs;
   return body;
 }
+
+const MONITORING = ['hello', 'ismaster', 'isMaster'];
+/** The commands the store sent, without the driver's monitoring. */
+const storeCommands = (proxy: WireProxy) => proxy.commands.filter((c) => !MONITORING.includes(Object.keys(c)[0]!));
 
 const text = (conversationId: string, senderId: string, clientMsgId: string): NewMessage => ({ conversationId, senderId, clientMsgId, kind: 'text', text: clientMsgId });
 
@@ -264,7 +268,7 @@ describe('MongoStore through a misbehaving connection', () => {
     const page = await store.listConversations(user, { limit: 40 }).finally(() => (proxy.messageLatencyMs = 0));
     expect(page.items.map((r) => r.unread)).toEqual(page.items.map(() => 1));
     const name = (c: Document) => Object.keys(c)[0]!;
-    const sent = proxy.commands.filter((c) => !['hello', 'ismaster', 'isMaster'].includes(name(c)));
+    const sent = storeCommands(proxy);
     // ids, conversations, open periods, then a last message and an unread count per row.
     expect(sent.length).toBeLessThanOrEqual(3 + 2 * 40);
     const counts = sent.filter((c) => name(c) === 'aggregate' && c.aggregate === 'messages');
@@ -273,6 +277,19 @@ describe('MongoStore through a misbehaving connection', () => {
     // 16 rows of 2 queries (2 to spare); without the bound 53 went out at once here.
     expect(proxy.peakInFlight).toBeLessThanOrEqual(2 * 16 + 2);
     expect(proxy.peakInFlight).toBeGreaterThan(2);
+  });
+
+  it('a new direct pair is 4 commands (read the pair, claim it, the periods, the conversation), an existing one 2 (#14 item 8)', async () => {
+    const [a, b] = [`a-${randomBytes(4).toString('hex')}`, `b-${randomBytes(4).toString('hex')}`];
+    const name = (c: Document) => `${Object.keys(c)[0]!} ${String(Object.values(c)[0])}`;
+    const direct = (x: string, y: string) =>
+      store.createConversation({ type: 'direct', createdBy: x, public: false, members: [{ userId: x, role: 'member' }, { userId: y, role: 'member' }] });
+    proxy.commands.length = 0;
+    const first = await direct(a, b);
+    expect(storeCommands(proxy).map(name)).toEqual(['find direct_pairs', 'insert direct_pairs', 'insert memberships', 'insert conversations']);
+    proxy.commands.length = 0;
+    expect(await direct(b, a)).toEqual({ conversation: first.conversation, created: false });
+    expect(storeCommands(proxy).map(name)).toEqual(['find direct_pairs', 'find conversations']);
   });
 
   it('an insert past the operation deadline is UNAVAILABLE, single and batched, and the store recovers', async () => {
