@@ -43,6 +43,11 @@ describe('MongoStore direct pairs', () => {
     members: [a, b].map((userId) => ({ _id: new Types.ObjectId(), userId, role: 'member' as const })),
   });
 
+  it('migrate --drop-retired on a database without direct_pair records nothing and drops nothing', async () => {
+    await store.migrate({ dropRetired: true });
+    expect(store.indexDrift()).toEqual([]);
+  });
+
   it('20 concurrent creates of one pair on two nodes, in both orders, make one conversation with two periods', async () => {
     const [a, b] = [uid('a'), uid('b')];
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => direct(i % 2 ? store : second, ...((i % 4 < 2 ? [a, b] : [b, a]) as [string, string]))));

@@ -100,10 +100,10 @@ export async function migrateIndexes(conn: Connection, models: Models): Promise<
 }
 
 /** Drops the retired indexes that still exist (after the caller did what each needs first). */
-export async function dropRetiredIndexes(conn: Connection): Promise<void> {
-  for (const r of RETIRED) {
-    await conn.db!.collection(r.collection).dropIndex(r.name).catch((err: { code?: number }) => {
-      if (err.code !== NAMESPACE_NOT_FOUND && err.code !== INDEX_NOT_FOUND) throw err;
+export async function dropRetiredIndexes(conn: Connection, models: Models): Promise<void> {
+  for (const d of (await indexDrift(conn, models)).filter((x) => x.problem === 'retired')) {
+    await conn.db!.collection(d.collection).dropIndex(d.name).catch((err: { code?: number }) => {
+      if (err.code !== INDEX_NOT_FOUND) throw err; // a concurrent migrate dropped it
     });
   }
 }

@@ -72,7 +72,7 @@ export class MongoStore implements Store {
       await migrateIndexes(this.db.conn, this.m);
       if (opts.dropRetired) {
         await recordDirectPairs(this.m);
-        await dropRetiredIndexes(this.db.conn);
+        await dropRetiredIndexes(this.db.conn, this.m);
       }
       this.drift = await indexDrift(this.db.conn, this.m);
     });
