@@ -3,7 +3,7 @@
 // written next to the indexes in models.ts; divergences of the jongodb test server in JONGODB.md.
 //
 // No multi-document transactions: every operation is one atomic document write or ordered so
-// that a crash between two writes leaves nothing a reader can trip over (see createConversation);
+// that a crash between two writes leaves nothing a reader can trip over (create.ts);
 // joins and leaves are ordered against appends through the conversation document (counter.ts).
 import type { Conversation, Member, Membership, Message, Role } from '../../../protocol/index.js';
 import {
