@@ -60,6 +60,8 @@ export function deliveryJobOptions(opts: Pick<DeliveryQueueOptions, 'attempts' |
   };
 }
 
+export type EnqueuedListener = (queue: string, added: Promise<unknown>, job: { id: string; data: DeliveryJobData }) => void;
+
 export type DeliveryQueues = DeliveryQueue & {
   queue: Queue<DeliveryJobData>;
   systemQueue: Queue<DeliveryJobData>;
@@ -67,10 +69,11 @@ export type DeliveryQueues = DeliveryQueue & {
   /** Every queue of the pipeline, for metrics and the dashboard. */
   all: Queue[];
   /**
-   * Calls `listener` as each job's add is issued, with the lane's queue name and the add's
-   * outcome (a claiming worker's kick: its fetch leaves in the same write, after the add).
+   * Calls `listener` as each job's add is issued, with the lane's queue name, the add's outcome
+   * (a claiming worker's kick: its fetch leaves in the same write, after the add), and the job
+   * as this process built it.
    */
-  onEnqueued(listener: (queue: string, added: Promise<unknown>) => void): void;
+  onEnqueued(listener: EnqueuedListener): void;
   close(): Promise<void>;
 };
 
@@ -81,7 +84,7 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
   const base = deliveryJobOptions(opts);
   const timeoutMs = opts.enqueueTimeoutMs ?? 2_000;
   let closing: Promise<void> | undefined;
-  const listeners: ((queue: string, added: Promise<unknown>) => void)[] = [];
+  const listeners: EnqueuedListener[] = [];
 
   // BullMQ waits for a reconnecting connection; a send must not hang for the outage. Anything
   // the add throws is Redis not answering (a repeated job id is not an error), so the caller
@@ -101,8 +104,9 @@ export function createDeliveryQueue(opts: DeliveryQueueOptions): DeliveryQueues 
   }
 
   function add(lane: Queue<DeliveryJobData>, messages: Message[], jobId: string, event?: DeliveryJobData['event']): Promise<unknown> {
-    const added = lane.add(JOB_NAME, { messages, acceptedAt: Date.now(), ...(event ? { event } : {}) }, { ...base, jobId });
-    for (const listener of listeners) listener(lane.name, added);
+    const data: DeliveryJobData = { messages, acceptedAt: Date.now(), ...(event ? { event } : {}) };
+    const added = lane.add(JOB_NAME, data, { ...base, jobId });
+    for (const listener of listeners) listener(lane.name, added, { id: jobId, data });
     return added;
   }
 

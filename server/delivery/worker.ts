@@ -8,11 +8,14 @@ import { z } from 'zod';
 import { MessageSchema, type Message } from '../../protocol/index.js';
 import type { Logger } from '../logger.js';
 import { createClaimingConsumer, type ClaimingConsumer } from './claim.js';
+import { createRecentMap } from '../recent-map.js';
 import { DELIVERY_QUEUE, SYSTEM_QUEUE, type DeliveryJobData } from './queue.js';
 
 // A batch holds at most one group commit (APPEND_BATCH_MAX ≤ 1000); the bound stops a forged
 // job from making one run emit without end.
 const MAX_MESSAGES_PER_JOB = 1_000;
+/** How long the data of a job this process enqueued is kept for its claim (normally microseconds). */
+const OWN_JOB_MEMORY_MS = 30_000;
 
 export type MessageEvent = 'message:new' | 'message:updated';
 
@@ -80,20 +83,33 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
   // Every line about a job carries its id and its (first) message's id: the correlation to the send.
   const jobLog = (job: Job) => log.child({ jobId: job.id, messageId: messageIdOf(job.data) });
 
-  async function deliver(job: Job<DeliveryJobData>): Promise<void> {
+  // The data of the jobs this process just enqueued, as it built them from what the store
+  // returned: the claim of such a job uses them instead of validating its own JSON read back.
+  const own = createRecentMap<DeliveryJobData>(OWN_JOB_MEMORY_MS);
+  const debug = log.isLevelEnabled('debug');
+
+  /** The job's data: this process's own (trusted), or what Redis returned, validated. */
+  function dataOf(job: Job<DeliveryJobData>): DeliveryJobData {
+    const mine = job.id === undefined || job.attemptsMade > 0 ? undefined : own.take(job.id);
+    if (mine) return mine;
     const parsed = JobDataSchema.safeParse(job.data);
     // A malformed payload will never succeed: it fails at once (no retries) and is
     // dead-lettered, so an operator sees it in the DLQ instead of it vanishing.
     if (!parsed.success) throw new UnrecoverableError(`malformed delivery job: ${parsed.error.issues[0]?.path.join('.') || 'data'}`);
-    const { messages, acceptedAt } = parsed.data;
-    const event = 'event' in parsed.data && parsed.data.event ? parsed.data.event : 'message:new';
+    return parsed.data;
+  }
+
+  async function deliver(job: Job<DeliveryJobData>): Promise<void> {
+    const data = dataOf(job);
+    const { messages, acceptedAt } = data;
+    const event = data.event ?? 'message:new';
     // A retried job emits every message again: clients de-duplicate by message id.
     for (const message of messages) await opts.publish(message, event);
     await opts.published?.();
     for (const message of messages) opts.onDelivered?.(message, acceptedAt);
     await opts.afterDelivered?.(messages, job.id);
     // Ids only (never text): each send's "message accepted" line names its messageId and jobId.
-    jobLog(job).debug({ messageIds: messages.map((m) => m.id), attempt: job.attemptsMade + 1 }, 'delivered');
+    if (debug) jobLog(job).debug({ messageIds: messages.map((m) => m.id), attempt: job.attemptsMade + 1 }, 'delivered');
   }
 
   const settings = {
@@ -165,8 +181,11 @@ export function createDeliveryWorker(opts: DeliveryWorkerOptions) {
     /** The user-message worker and the system-message worker. */
     workers,
     /** A job's add on `queue` (a lane's name) was just issued: claim it now (no-op for blocking workers). */
-    kick(queue: string, added?: Promise<unknown>): void {
-      consumers.get(queue)?.kick(added);
+    kick(queue: string, added?: Promise<unknown>, job?: { id: string; data: DeliveryJobData }): void {
+      const consumer = consumers.get(queue);
+      if (!consumer) return;
+      if (job) own.set(job.id, job.data);
+      consumer.kick(added);
     },
     /**
      * Waits for running jobs to finish, then closes. Idempotent. Bounded: BullMQ's close can

@@ -4,6 +4,7 @@
 // a send goes out alone at once, so batching adds no latency; under load the batch grows and
 // the cost of the store round trip, the commit and the queue's scripts is shared.
 import { createCoalescer } from '../coalesce.js';
+import { createRecentMap } from '../recent-map.js';
 import { clientKey } from '../store/shared.js';
 import { NotFoundStoreError, type AppendResult, type NewMessage, type Store } from '../store/store.js';
 import type { Message } from '../../protocol/index.js';
@@ -104,30 +105,4 @@ export function createSendPipeline(opts: SendPipelineOptions): SendPipeline {
   });
 
   return { submit: (input) => once(input, coalescer.submit), drain: () => coalescer.drain() };
-}
-
-/**
- * A map that forgets entries between `ttlMs` and 2 × `ttlMs` after they were set: two
- * generations, the older dropped whole on rotation, so memory stays bounded by the send rate.
- */
-function createRecentMap<V>(ttlMs: number) {
-  let current = new Map<string, V>();
-  let previous = new Map<string, V>();
-  let rotatedAt = Date.now();
-  function rotate(): void {
-    if (Date.now() - rotatedAt < ttlMs) return;
-    previous = current;
-    current = new Map();
-    rotatedAt = Date.now();
-  }
-  return {
-    set(key: string, value: V): void {
-      rotate();
-      current.set(key, value);
-    },
-    get(key: string): V | undefined {
-      rotate();
-      return current.get(key) ?? previous.get(key);
-    },
-  };
 }
