@@ -6,7 +6,7 @@ import { helpText, OptionsError, readFlags, toSeconds, validate } from './flags.
 import { LOAD_SHAPE, LoadOptionsSchema, parseMix, resolveOptions } from './options.js';
 import { planConversations, toConvInfo } from './population.js';
 import { metricValue } from './scrape.js';
-import { Stats } from './stats.js';
+import { Stats, summarize } from './stats.js';
 import { Tracker } from './tracker.js';
 
 describe('options', () => {
@@ -38,6 +38,8 @@ describe('options', () => {
     expect(o).toMatchObject({ users: 12, drainMs: 3_000, duration: 120, mix: { direct: 0, group: 1, channel: 0, edit: 0, react: 0 }, transports: ['polling', 'websocket'], verify: false, progress: false, scenario: 'ramp' });
     expect(o.ramp.stepSeconds).toBe(0.5);
     expect(resolveOptions(o)).toEqual(o);
+    expect(fromArgv('--warmup', '5s').warmupSeconds).toBe(5);
+    expect(fromArgv().warmupSeconds).toBe(0);
     const changes = fromArgv('--mix', 'direct=1,edit=10%,react=20%');
     expect(changes.mix).toEqual({ direct: 1, group: 0, channel: 0, edit: 0.1, react: 0.2 });
     expect(resolveOptions(changes)).toEqual(changes);
@@ -127,6 +129,27 @@ describe('tracker', () => {
     t.onMessage(1, msg('run1-0-b', 'second'), 'live', 2);
     expect(t.storageDuplicatesLive).toBe(1);
     expect(t.onMessage(1, msg('run2-0-b'), 'live', 2)).toBe(false);
+  });
+});
+
+describe('stats', () => {
+  it('measures from the end of a warm-up: rates and latencies restart, errors are kept', () => {
+    const stats = new Stats();
+    stats.onAttempt();
+    stats.onAck(500);
+    stats.onDelivery(600);
+    stats.error('TIMEOUT');
+    stats.startMeasuring();
+    stats.onAttempt();
+    stats.onAck(5);
+    expect({ attempted: stats.attempted, acked: stats.acked, deliveries: stats.deliveries, errors: stats.errorsObject() }).toEqual({
+      attempted: 1,
+      acked: 1,
+      deliveries: 0,
+      errors: { TIMEOUT: 1 },
+    });
+    expect(summarize(stats.ack)).toMatchObject({ count: 1, max: 5 });
+    expect(stats.deliver.totalCount).toBe(0);
   });
 });
 

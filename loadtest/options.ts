@@ -145,6 +145,12 @@ export const LOAD_SHAPE = {
   }),
   rate: flag(positive.default(1_000), { flag: 'rate', arg: 'n', help: 'aggregate operations/s (steady): sends, plus edits and reactions per --mix', group: 'Traffic' }),
   duration: flag(seconds(0.001).default(30), { flag: 'duration', arg: 't', help: 'sending (steady) or holding (idle) time: 30, 30s, 2m', unit: 's' }),
+  warmupSeconds: flag(seconds(0).default(0), {
+    flag: 'warmup',
+    arg: 't',
+    help: 'steady: sending at --rate this long before --duration; rate, latency and gateway CPU are measured after it (loss over both)',
+    unit: 's',
+  }),
   pattern: flag(z.enum(['uniform', 'poisson', 'bursty']).default('uniform'), { flag: 'pattern', arg: 'p', help: 'per-user pattern: uniform | poisson | bursty' }),
   burstSize: flag(int(1).default(5), { flag: 'burst-size', arg: 'n', help: 'messages per burst with --pattern bursty' }),
   messageChars: flag(int(1, 4_000).default(100), { flag: 'message-chars', arg: 'n', help: 'text length' }),

@@ -88,6 +88,12 @@ export async function runLoad(input: LoadOptionsInput, hooks: RunHooks = {}): Pr
     // CPU the gateways spend on the load (sending through drain), for a cost per send that
     // is far less sensitive to a shared box than latency is.
     await hooks.onLoadStart?.();
+    if (opts.scenario === 'steady' && opts.warmupSeconds > 0 && !halted()) {
+      // Not measured: the gateways' JIT and pools warm up, as on a server that has been running.
+      progress.log(`warming up at ${opts.rate}/s for ${opts.warmupSeconds} s (not measured)`);
+      await sender.run(opts.rate, opts.warmupSeconds, -1);
+      stats.startMeasuring();
+    }
     const cpuAtStart = await scraper.scrapeAll();
     const loadStart = performance.now();
     const gatewayLine = () => {

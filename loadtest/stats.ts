@@ -146,6 +146,20 @@ export class Stats {
     if (extra) record(extra, latencyMs);
   }
 
+  /**
+   * Forgets what was measured so far (a warm-up): rates, latencies and changes count from here.
+   * Errors, reconnects and the tracker's loss accounting keep everything.
+   */
+  startMeasuring(): void {
+    for (const h of [this.ack, this.deliver, this.changes.edit.ack, this.changes.react.ack]) h.reset();
+    for (const tally of Object.values(this.changes)) Object.assign(tally, { attempted: 0, acked: 0, noTarget: 0 });
+    this.attempted = 0;
+    this.acked = 0;
+    this.duplicateAcks = 0;
+    this.deliveries = 0;
+    this.duplicateDeliveries = 0;
+  }
+
   /** Closes the current one-second window. */
   tick(t: number, inFlight: number, step: number): WindowPoint {
     const a = summarize(this.windowAck);
