@@ -52,12 +52,15 @@ export function createRedisClients(opts: {
     return client;
   }
 
-  // Auto-pipelining: the commands of one tick leave in one write (on a cluster, `cmd` carries a
-  // claiming node's delivery jobs: their add and fetch then share a write, see app.ts).
-  const cmd = connect('cmd', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: true });
-  // On `pub` the PUBLISHes of one tick (a delivery job's batch of messages, a burst of receipts)
-  // leave in one write, and on one Redis a claiming node's delivery jobs ride it too (app.ts).
-  const pub = connect('adapter-pub', { enableAutoPipelining: true });
+  // The commands of one tick leave in one write (on one Redis a claiming node's delivery jobs
+  // ride `pub`, on a cluster `cmd`: their add and fetch then share a write, see app.ts; on `pub`
+  // the PUBLISHes of a job's batch or of a burst of receipts do). On one Redis the socket is
+  // corked for the tick (writesPerTick) rather than ioredis auto-pipelining, which builds a
+  // Pipeline per tick that copies every script BullMQ defined on the connection (64 of them,
+  // ~70 µs a tick); a Cluster needs the auto-pipeline's grouping by node.
+  const perTick = (client: RedisClient): RedisClient => (client instanceof Redis ? writesPerTick(client) : client);
+  const cmd = perTick(connect('cmd', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: cluster }));
+  const pub = perTick(connect('adapter-pub', { enableAutoPipelining: cluster }));
   // No ready check on the subscriber: the adapter subscribes as soon as it is built, and a
   // SUBSCRIBE that lands while ioredis's handshake (CLIENT SETINFO, INFO) is still pending puts
   // the connection in subscriber mode, fails the INFO and loses the subscriptions for good —
@@ -118,6 +121,29 @@ export function createRedisClients(opts: {
       await Promise.all([cmd, pub, sub, worker].map((c) => c?.quit().catch(() => c.disconnect())));
     },
   };
+}
+
+/**
+ * Every write ioredis makes on `client`'s socket within one tick leaves in one `writev`, in
+ * order: the socket is corked at the tick's first write and uncorked when the tick's microtasks
+ * have run (as ioredis's auto-pipelining flushes), on every connection ioredis opens.
+ */
+export function writesPerTick(client: Redis): Redis {
+  client.on('connect', () => {
+    const socket = (client as unknown as { stream?: NodeJS.WritableStream & { cork(): void; uncork(): void; writableCorked: number } }).stream;
+    if (!socket || (socket as { perTick?: true }).perTick) return;
+    (socket as { perTick?: true }).perTick = true;
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+    const uncork = () => socket.uncork();
+    socket.write = ((...args: unknown[]) => {
+      if (!socket.writableCorked) {
+        socket.cork();
+        process.nextTick(uncork);
+      }
+      return write(...args);
+    }) as typeof socket.write;
+  });
+  return client;
 }
 
 /**
