@@ -53,10 +53,14 @@ function main(): Promise<number> {
     return runStorm({
       sockets: opts.users,
       signal: opts.stormSignal,
-      env: { RATE_LIMIT_SCALE: '1000', ...env },
+      // The gateways' own limits (RATE_LIMIT_SCALE 1 unless the environment says otherwise): a
+      // storm has to come back through the limits production runs with.
+      env,
       jwtSecret: opts.jwtSecret,
       runId: opts.runId,
       sendRate: opts.stormRate,
+      ...(opts.stormGenerators ? { generators: opts.stormGenerators } : {}),
+      ...(opts.stormProfile ? { survivorNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.stormProfile}`] } : {}),
       timeoutMs: Math.min(opts.hardDeadlineSeconds * 1000, 120_000),
       built: process.env.LOADTEST_BUILT === '1',
       ...(opts.progress ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
