@@ -63,6 +63,8 @@ function main(): Promise<number> {
       ...(opts.stormProfile ? { survivorNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.stormProfile}`] } : {}),
       timeoutMs: Math.min(opts.hardDeadlineSeconds * 1000, 120_000),
       built: process.env.LOADTEST_BUILT === '1',
+      // Another build to compare with (e.g. a copy of dist/ from an earlier commit, in the repository).
+      ...(process.env.STORM_GATEWAY_ENTRY ? { entry: process.env.STORM_GATEWAY_ENTRY } : {}),
       ...(opts.progress ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
     }).then((report) => {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -84,19 +84,20 @@ export class Fleet {
   }
 
   /** Sums of the last status of every process. */
-  status(): { connected: number; back: number; handshakeErrors: Record<string, number> } {
-    const out = { connected: 0, back: 0, handshakeErrors: {} as Record<string, number> };
+  status(): { connected: number; back: number; handshakeErrors: Record<string, number>; cpuMs: number[] } {
+    const out = { connected: 0, back: 0, handshakeErrors: {} as Record<string, number>, cpuMs: [] as number[] };
     for (const { status: s } of this.members) {
       if (!s) continue;
       out.connected += s.connected;
       out.back += s.back;
+      out.cpuMs.push(s.cpuMs);
       addCounts(out.handshakeErrors, s.handshakeErrors);
     }
     return out;
   }
 
   /** Every process's final sync and count, aggregated. */
-  async final(acked: Record<string, number[]>): Promise<Omit<GeneratorResult, 'type' | 'cpuMs'> & { cpuMs: number[] }> {
+  async final(acked: Record<string, number[]>): Promise<Omit<GeneratorResult, 'type'>> {
     const results = await this.all<GeneratorResult>('result', { type: 'final', acked });
     const handshakeErrors: Record<string, number> = {};
     for (const r of results) addCounts(handshakeErrors, r.handshakeErrors);
@@ -105,7 +106,6 @@ export class Fleet {
       connected: results.reduce((n, r) => n + r.connected, 0),
       lost: results.reduce((n, r) => n + r.lost, 0),
       handshakeErrors,
-      cpuMs: results.map((r) => r.cpuMs),
     };
   }
 

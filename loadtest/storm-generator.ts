@@ -23,6 +23,8 @@ export interface GeneratorStatus {
   connected: number;
   back: number;
   handshakeErrors: Record<string, number>;
+  /** This process's CPU (user + system) since the tracking (the storm's start), ms. */
+  cpuMs: number;
 }
 export interface GeneratorResult {
   type: 'result';
@@ -31,8 +33,6 @@ export interface GeneratorResult {
   connected: number;
   lost: number;
   handshakeErrors: Record<string, number>;
-  /** This process's CPU (user + system) from the tracking until the result, ms. */
-  cpuMs: number;
 }
 export type FromGenerator = GeneratorStatus | { type: 'ready' } | { type: 'tracked' } | GeneratorResult;
 
@@ -45,14 +45,12 @@ async function main(): Promise<void> {
   const send = (m: FromGenerator) => process.send?.(m);
   const handshakeErrors: Record<string, number> = {};
   const clients: StormClient[] = [];
-  for (let i = cfg.from; i < cfg.to; i++) {
-    if ((i - cfg.from) % cfg.wave === 0) await Promise.all(clients.slice(-cfg.wave).map((c) => c.connected()));
-    const onHandshakeError = (code: string) => (handshakeErrors[code] = (handshakeErrors[code] ?? 0) + 1);
-    clients.push(new StormClient({ userId: `${cfg.runId}-u${i}`, jwtSecret: secret, url: cfg.urlA, fallbackUrl: cfg.urlB, onHandshakeError }));
-  }
-  await Promise.all(clients.map((c) => c.connected()));
-  send({ type: 'ready' });
-  let cpu0 = process.cpuUsage();
+  let cpu0: NodeJS.CpuUsage | undefined;
+  const cpuMs = () => {
+    if (!cpu0) return 0;
+    const c = process.cpuUsage(cpu0);
+    return Math.round((c.user + c.system) / 1000);
+  };
   const status = setInterval(
     () =>
       send({
@@ -60,9 +58,17 @@ async function main(): Promise<void> {
         connected: clients.filter((c) => c.socket.connected).length,
         back: clients.filter((c) => c.backAt !== undefined).length,
         handshakeErrors,
+        cpuMs: cpuMs(),
       }),
     500,
   );
+  for (let i = cfg.from; i < cfg.to; i++) {
+    if ((i - cfg.from) % cfg.wave === 0) await Promise.all(clients.slice(-cfg.wave).map((c) => c.connected()));
+    const onHandshakeError = (code: string) => (handshakeErrors[code] = (handshakeErrors[code] ?? 0) + 1);
+    clients.push(new StormClient({ userId: `${cfg.runId}-u${i}`, jwtSecret: secret, url: cfg.urlA, fallbackUrl: cfg.urlB, onHandshakeError }));
+  }
+  await Promise.all(clients.map((c) => c.connected()));
+  send({ type: 'ready' });
 
   process.on('message', (m: ToGenerator) => {
     if (m.type === 'track') {
@@ -86,14 +92,12 @@ async function main(): Promise<void> {
           }
         },
       ).then(() => {
-        const cpu = process.cpuUsage(cpu0);
         send({
           type: 'result',
           backAt: clients.flatMap((c) => (c.backAt === undefined ? [] : [epoch(c.backAt)])),
           connected: clients.filter((c) => c.socket.connected).length,
           lost: clients.reduce((n, c) => n + c.missing(m.acked), 0),
           handshakeErrors,
-          cpuMs: Math.round((cpu.user + cpu.system) / 1000),
         });
       });
     } else {

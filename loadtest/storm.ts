@@ -6,7 +6,7 @@
 // lag during the storm. The nodes are spawned here (tools/spawn-node.ts) with the caller's
 // environment (store, Redis, JWT_SECRET).
 import { LIMITS } from '../protocol/index.js';
-import { processCpuSeconds } from '../tools/proc-cpu.js';
+import { cpuSecondsByName, processCpuSeconds } from '../tools/proc-cpu.js';
 import { gatewayEntry, startNodeProcess, type NodeProcess } from '../tools/spawn-node.js';
 import { scrapeOnce } from './scrape.js';
 import { StormClient } from './storm-client.js';
@@ -21,6 +21,8 @@ export interface StormOptions {
   jwtSecret: string;
   runId: string;
   built?: boolean;
+  /** Gateway entry point relative to the repository root (default: gatewayEntry(built)). */
+  entry?: string;
   /** Messages per second the sender posts from the stop until everyone is back. */
   sendRate?: number;
   /** Generator processes the storm clients are spread over (default: one per 2,500 sockets, 1–4). */
@@ -51,9 +53,14 @@ export interface StormReport {
   /** Node B's CPU from the stop until 100 % were back (or the timeout), ms, and per socket back. */
   survivorCpuMs: number;
   survivorCpuMsPerReconnect: number;
-  /** Each generator process's CPU over the same span and the final check, ms. */
+  /** Each generator process's CPU over the same span (its last report before the end), ms. */
   generatorCpuMs: number[];
+  /** CPU of every PostgreSQL and Redis server process of the machine over the storm (theirs and any neighbour's), ms. */
+  serviceCpuMs: Record<string, number>;
 }
+
+/** The shared services a storm also loads (process names). */
+const SERVICES = ['postgres', 'redis-server'];
 
 /** Storm users per conversation, besides the sender. */
 const GROUP_SIZE = Math.min(50, LIMITS.addMembersMaxPerCall);
@@ -72,7 +79,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
     for (const name of ['a', 'b'])
       nodes.push(
         startNodeProcess({
-          entry: gatewayEntry(o.built),
+          entry: o.entry ?? gatewayEntry(o.built),
           env: { ...env, NODE_ID: `${o.runId}-${name}` },
           keepBytes: 8_000,
           ...(name === 'b' && o.survivorNodeArgs ? { nodeArgs: o.survivorNodeArgs } : {}),
@@ -103,6 +110,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
     // Stop node A, send while the clients come back, until all are back (or the timeout).
     const pidB = nodes[1]!.proc.pid!;
     const cpuB0 = await processCpuSeconds(pidB);
+    const services0 = await cpuSecondsByName(SERVICES);
     const stoppedAt = now();
     nodes[0]!.proc.kill(o.signal);
     const acked: Record<string, number[]> = Object.fromEntries(groups.map((g) => [g.id, []]));
@@ -134,6 +142,9 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       log(`storm: ${st.back}/${o.sockets} back, ${sent} sent, node B lag p99 ${sc?.lagExcessP99Ms ?? '?'} ms, handshake errors ${JSON.stringify(st.handshakeErrors)}`);
     }
     const survivorCpuMs = Math.round(((await processCpuSeconds(pidB)) - cpuB0) * 1000);
+    const services1 = await cpuSecondsByName(SERVICES);
+    const generatorCpuMs = f.status().cpuMs;
+    const serviceCpuMs = Object.fromEntries(SERVICES.map((n) => [n, Math.round((services1[n]! - services0[n]!) * 1000)]));
     await sleep(1_000); // the sender keeps going for a second after the last is back
     sending = false;
     await sendLoop;
@@ -160,8 +171,12 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       survivorLagP99Ms: lag,
       survivorCpuMs,
       survivorCpuMsPerReconnect: times.length ? Math.round((survivorCpuMs / times.length) * 100) / 100 : 0,
-      generatorCpuMs: r.cpuMs,
+      generatorCpuMs,
+      serviceCpuMs,
     };
+  } catch (err) {
+    nodes.forEach((n, i) => log(`storm: node ${'ab'[i]} output before the failure:\n${n.output().slice(-3_000)}`));
+    throw err;
   } finally {
     sender?.close();
     await fleet?.close();

@@ -1,5 +1,5 @@
 // CPU time of a process from /proc, for benchmarks and the storm scenario. Node built-ins only.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
@@ -12,4 +12,22 @@ export async function processCpuSeconds(pid: number): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds used so far by every process whose name (`comm`) is one of `names`, by name. */
+export async function cpuSecondsByName(names: readonly string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  const pids = await readdir('/proc').catch(() => [] as string[]);
+  await Promise.all(
+    pids
+      .filter((p) => /^\d+$/.test(p))
+      .map(async (pid) => {
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        if (!(comm in out)) return;
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out[comm]! += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      }),
+  );
+  return out;
 }
