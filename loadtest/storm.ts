@@ -6,7 +6,7 @@
 // lag during the storm. The nodes are spawned here (tools/spawn-node.ts) with the caller's
 // environment (store, Redis, JWT_SECRET).
 import { LIMITS } from '../protocol/index.js';
-import { cpuSecondsByName, processCpuSeconds } from '../tools/proc-cpu.js';
+import { cpuSecondsByName, listenOverflows, processCpuSeconds } from '../tools/proc-cpu.js';
 import { gatewayEntry, startNodeProcess, type NodeProcess } from '../tools/spawn-node.js';
 import { scrapeOnce } from './scrape.js';
 import { StormClient } from './storm-client.js';
@@ -57,6 +57,8 @@ export interface StormReport {
   generatorCpuMs: number[];
   /** CPU of every PostgreSQL and Redis server process of the machine over the storm (theirs and any neighbour's), ms. */
   serviceCpuMs: Record<string, number>;
+  /** Connections the kernel dropped over the storm because a listen queue was full (machine-wide). */
+  listenOverflows: number;
 }
 
 /** The shared services a storm also loads (process names). */
@@ -111,6 +113,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
     const pidB = nodes[1]!.proc.pid!;
     const cpuB0 = await processCpuSeconds(pidB);
     const services0 = await cpuSecondsByName(SERVICES);
+    const overflows0 = await listenOverflows();
     const stoppedAt = now();
     nodes[0]!.proc.kill(o.signal);
     const acked: Record<string, number[]> = Object.fromEntries(groups.map((g) => [g.id, []]));
@@ -144,6 +147,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
     const survivorCpuMs = Math.round(((await processCpuSeconds(pidB)) - cpuB0) * 1000);
     const services1 = await cpuSecondsByName(SERVICES);
     const generatorCpuMs = f.status().cpuMs;
+    const overflows = (await listenOverflows()) - overflows0;
     const serviceCpuMs = Object.fromEntries(SERVICES.map((n) => [n, Math.round((services1[n]! - services0[n]!) * 1000)]));
     await sleep(1_000); // the sender keeps going for a second after the last is back
     sending = false;
@@ -173,6 +177,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       survivorCpuMsPerReconnect: times.length ? Math.round((survivorCpuMs / times.length) * 100) / 100 : 0,
       generatorCpuMs,
       serviceCpuMs,
+      listenOverflows: overflows,
     };
   } catch (err) {
     nodes.forEach((n, i) => log(`storm: node ${'ab'[i]} output before the failure:\n${n.output().slice(-3_000)}`));

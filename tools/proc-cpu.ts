@@ -31,3 +31,13 @@ export async function cpuSecondsByName(names: readonly string[]): Promise<Record
   );
   return out;
 }
+
+/** The kernel's count of connections dropped because a listen queue was full (all sockets of the machine), or 0. */
+export async function listenOverflows(): Promise<number> {
+  const text = await readFile('/proc/net/netstat', 'utf8').catch(() => '');
+  const lines = text.split('\n').filter((l) => l.startsWith('TcpExt:'));
+  if (lines.length < 2) return 0;
+  const names = lines[0]!.split(' ');
+  const values = lines[1]!.split(' ');
+  return Number(values[names.indexOf('ListenOverflows')] ?? 0);
+}
