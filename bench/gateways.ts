@@ -3,10 +3,10 @@
 // hand-rolled peer (`bench/peer.ts`), each cluster on a PostgreSQL database and Redis key prefix
 // of its own, dropped again when it stops. Talks to the servers only over their public interface
 // (env, stdout, HTTP), never imports server code.
-import { readFile } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { processCpuSeconds } from '../tools/proc-cpu.js';
 import { gatewayEntry, startNodeProcess } from '../tools/spawn-node.js';
 
 export interface GatewayClusterOptions {
@@ -56,18 +56,7 @@ function dbName(name: string): string {
   return `ltb_${name.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`.slice(0, 60);
 }
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** CPU seconds (user + system) of a process from /proc, or 0 where there is no /proc. */
-export async function processCpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
-  } catch {
-    return 0;
-  }
-}
+export { processCpuSeconds };
 
 /**
  * CPU seconds used so far by the PostgreSQL backends serving `database` (local server only).

@@ -53,12 +53,18 @@ function main(): Promise<number> {
     return runStorm({
       sockets: opts.users,
       signal: opts.stormSignal,
-      env: { RATE_LIMIT_SCALE: '1000', ...env },
+      // The gateways' own limits (RATE_LIMIT_SCALE 1 unless the environment says otherwise): a
+      // storm has to come back through the limits production runs with.
+      env,
       jwtSecret: opts.jwtSecret,
       runId: opts.runId,
       sendRate: opts.stormRate,
+      ...(opts.stormGenerators ? { generators: opts.stormGenerators } : {}),
+      ...(opts.stormProfile ? { survivorNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.stormProfile}`] } : {}),
       timeoutMs: Math.min(opts.hardDeadlineSeconds * 1000, 120_000),
       built: process.env.LOADTEST_BUILT === '1',
+      // Another build to compare with (e.g. a copy of dist/ from an earlier commit, in the repository).
+      ...(process.env.STORM_GATEWAY_ENTRY ? { entry: process.env.STORM_GATEWAY_ENTRY } : {}),
       ...(opts.progress ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
     }).then((report) => {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

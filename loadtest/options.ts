@@ -130,6 +130,8 @@ export const LOAD_SHAPE = {
     help: 'storm: how node A stops: SIGTERM (drains with server:draining) | SIGKILL',
   }),
   stormRate: flag(positive.default(20), { flag: 'storm-rate', arg: 'n', help: 'storm: sends/s into the storm users\' conversations while they reconnect' }),
+  stormGenerators: flag(int(1).optional(), { flag: 'storm-generators', arg: 'n', help: 'storm: processes the storm clients are spread over', shownDefault: '1 per 2,500 sockets, at most 4' }),
+  stormProfile: flag(z.string().optional(), { flag: 'storm-profile', arg: 'dir', help: 'storm: write a CPU profile of node B (node --cpu-prof) to dir' }),
   users: flag(int(2).default(200), { flag: 'users', arg: 'n', help: 'simulated users, one socket each', group: 'Population' }),
   connectRate: flag(positive.default(500), { flag: 'connect-rate', arg: 'n', help: 'sockets opened per second' }),
   /** Sockets whose handshake may be in flight at once. */

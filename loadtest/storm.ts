@@ -6,10 +6,12 @@
 // lag during the storm. The nodes are spawned here (tools/spawn-node.ts) with the caller's
 // environment (store, Redis, JWT_SECRET).
 import { LIMITS } from '../protocol/index.js';
+import { cpuSecondsByName, listenOverflows, processCpuSeconds } from '../tools/proc-cpu.js';
 import { gatewayEntry, startNodeProcess, type NodeProcess } from '../tools/spawn-node.js';
 import { scrapeOnce } from './scrape.js';
 import { StormClient } from './storm-client.js';
-import { pool, sleep } from './util.js';
+import { Fleet } from './storm-fleet.js';
+import { sleep } from './util.js';
 
 export interface StormOptions {
   sockets: number;
@@ -19,8 +21,14 @@ export interface StormOptions {
   jwtSecret: string;
   runId: string;
   built?: boolean;
+  /** Gateway entry point relative to the repository root (default: gatewayEntry(built)). */
+  entry?: string;
   /** Messages per second the sender posts from the stop until everyone is back. */
   sendRate?: number;
+  /** Generator processes the storm clients are spread over (default: one per 2,500 sockets, 1–4). */
+  generators?: number;
+  /** Node flags for node B (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+  survivorNodeArgs?: string[];
   /** Give up waiting for reconnections after this long, ms. */
   timeoutMs?: number;
   log?: (line: string) => void;
@@ -29,6 +37,7 @@ export interface StormOptions {
 export interface StormReport {
   sockets: number;
   signal: string;
+  generators: number;
   connected: number;
   back: number;
   /** ms from the stop until that share of the sockets was connected again (undefined: never). */
@@ -41,133 +50,141 @@ export interface StormReport {
   lost: number;
   /** Node B's event-loop lag p99 above its minimum, highest scrape during the storm, ms. */
   survivorLagP99Ms: number;
+  /** Node B's CPU from the stop until 100 % were back (or the timeout), ms, and per socket back. */
+  survivorCpuMs: number;
+  survivorCpuMsPerReconnect: number;
+  /** Each generator process's CPU over the same span (its last report before the end), ms. */
+  generatorCpuMs: number[];
+  /** CPU of every PostgreSQL and Redis server process of the machine over the storm (theirs and any neighbour's), ms. */
+  serviceCpuMs: Record<string, number>;
+  /** Connections the kernel dropped over the storm because a listen queue was full (machine-wide). */
+  listenOverflows: number;
 }
+
+/** The shared services a storm also loads (process names). */
+const SERVICES = ['postgres', 'redis-server'];
 
 /** Storm users per conversation, besides the sender. */
 const GROUP_SIZE = Math.min(50, LIMITS.addMembersMaxPerCall);
-/** Sockets opened at once while setting up. */
+/** Sockets opened at once while setting up (over all generator processes). */
 const SETUP_WAVE = 200;
+const now = () => performance.timeOrigin + performance.now();
 
 export async function runStorm(o: StormOptions): Promise<StormReport> {
   const log = o.log ?? (() => {});
   // LOG_LEVEL info: the spawner learns the port from the "listening" line.
   const env = { ...o.env, PORT: '0', JWT_SECRET: o.jwtSecret, SHUTDOWN_READY_DELAY_MS: '0', LOG_LEVEL: 'info' };
   const nodes: NodeProcess[] = [];
-  const clients: StormClient[] = [];
-  const handshakeErrors: Record<string, number> = {};
+  let fleet: Fleet | undefined;
+  let sender: StormClient | undefined;
   try {
-    for (const name of ['a', 'b']) nodes.push(startNodeProcess({ entry: gatewayEntry(o.built), env: { ...env, NODE_ID: `${o.runId}-${name}` }, keepBytes: 8_000 }));
-    const [urlA, urlB] = (await Promise.all(nodes.map((n) => n.listening()))).map((port) => `http://127.0.0.1:${port}`) as [string, string];
-
-    const sender = new StormClient({ userId: `${o.runId}-sender`, jwtSecret: o.jwtSecret, url: urlB, fallbackUrl: urlB, onHandshakeError: () => {} });
-    clients.push(sender);
-    const connecting = setInterval(() => log(`storm: ${clients.filter((c) => c.socket.connected).length}/${o.sockets + 1} connected, handshake errors ${JSON.stringify(handshakeErrors)}`), 2_000);
-    // The set-up opens node A's sockets a wave at a time (the storm is what is measured): all
-    // 10,000 at once would time out and retry far more handshakes than they are.
-    for (let i = 0; i < o.sockets; i++) {
-      if (i % SETUP_WAVE === 0) await Promise.all(clients.slice(-SETUP_WAVE).map((c) => c.connected()));
-      clients.push(
-        new StormClient({
-          userId: `${o.runId}-u${i}`,
-          jwtSecret: o.jwtSecret,
-          url: urlA,
-          fallbackUrl: urlB,
-          onHandshakeError: (code) => (handshakeErrors[code] = (handshakeErrors[code] ?? 0) + 1),
+    for (const name of ['a', 'b'])
+      nodes.push(
+        startNodeProcess({
+          entry: o.entry ?? gatewayEntry(o.built),
+          env: { ...env, NODE_ID: `${o.runId}-${name}` },
+          keepBytes: 8_000,
+          ...(name === 'b' && o.survivorNodeArgs ? { nodeArgs: o.survivorNodeArgs } : {}),
         }),
       );
-    }
-    const storm = clients.slice(1);
-    await Promise.all(clients.map((c) => c.connected())).finally(() => clearInterval(connecting));
-    for (const k of Object.keys(handshakeErrors)) delete handshakeErrors[k]; // only the storm's count
-    log(`storm: ${storm.length} sockets on ${urlA}, sender on ${urlB}`);
+    const [urlA, urlB] = (await Promise.all(nodes.map((n) => n.listening()))).map((port) => `http://127.0.0.1:${port}`) as [string, string];
 
-    // Conversations of GROUP_SIZE storm users each, created by the sender (members join their rooms at once).
-    const groups: { id: string; members: StormClient[] }[] = [];
-    for (let i = 0; i < storm.length; i += GROUP_SIZE) {
-      const members = storm.slice(i, i + GROUP_SIZE);
-      const res = (await sender.socket.emitWithAck('conversation:create', {
-        type: 'group',
-        title: `storm ${i / GROUP_SIZE}`,
-        memberIds: members.map((_, k) => `${o.runId}-u${i + k}`),
-      })) as { ok: boolean; conversation?: { id: string }; error?: unknown };
-      if (!res.ok || !res.conversation) throw new Error(`storm: conversation:create failed: ${JSON.stringify(res.error)}`);
-      for (const m of members) m.track(res.conversation.id);
-      groups.push({ id: res.conversation.id, members });
+    sender = new StormClient({ userId: `${o.runId}-sender`, jwtSecret: o.jwtSecret, url: urlB, fallbackUrl: urlB, onHandshakeError: () => {} });
+    // The set-up opens node A's sockets a wave at a time (the storm is what is measured): all
+    // 10,000 at once would time out and retry far more handshakes than they are.
+    const generators = o.generators ?? Math.max(1, Math.min(4, Math.ceil(o.sockets / 2_500)));
+    const f = (fleet = new Fleet({ runId: o.runId, sockets: o.sockets, count: generators, urlA, urlB, jwtSecret: o.jwtSecret, wave: SETUP_WAVE }));
+    const connecting = setInterval(() => log(`storm: ${f.status().connected}/${o.sockets} connected (${generators} generator processes)`), 2_000);
+    await Promise.all([f.ready(), sender.connected()]).finally(() => clearInterval(connecting));
+    log(`storm: ${o.sockets} sockets on ${urlA} from ${generators} processes, sender on ${urlB}`);
+
+    // Conversations of GROUP_SIZE storm users each, created by the sender (members join their
+    // rooms at once); a refusal by the membership limit is waited out (RATE_LIMIT_SCALE=1).
+    const groups: { id: string; from: number; to: number }[] = [];
+    for (let i = 0; i < o.sockets; i += GROUP_SIZE) {
+      const to = Math.min(o.sockets, i + GROUP_SIZE);
+      const memberIds = Array.from({ length: to - i }, (_, k) => `${o.runId}-u${i + k}`);
+      const res = await sender.connection.call('conversation:create', { type: 'group', title: `storm ${i / GROUP_SIZE}`, memberIds }, { attempts: 30 });
+      groups.push({ id: res.conversation.id, from: i, to });
     }
+    await f.track(groups);
 
     // Stop node A, send while the clients come back, until all are back (or the timeout).
-    const stoppedAt = performance.now();
+    const pidB = nodes[1]!.proc.pid!;
+    const cpuB0 = await processCpuSeconds(pidB);
+    const services0 = await cpuSecondsByName(SERVICES);
+    const overflows0 = await listenOverflows();
+    const stoppedAt = now();
     nodes[0]!.proc.kill(o.signal);
-    const acked = new Map<string, number[]>(groups.map((g) => [g.id, []]));
+    const acked: Record<string, number[]> = Object.fromEntries(groups.map((g) => [g.id, []]));
     let sent = 0;
     const sendErrors: Record<string, number> = {};
     let sending = true;
+    const s = sender;
     const sendLoop = (async () => {
       const interval = 1000 / (o.sendRate ?? 20);
       for (let n = 0; sending; n++) {
         const g = groups[n % groups.length]!;
-        const res = (await sender.socket
-          .timeout(10_000)
-          .emitWithAck('message:send', { conversationId: g.id, clientMsgId: `storm-${n}`, kind: 'text', text: `storm ${n}` })
-          .catch(() => ({ ok: false, error: { code: 'TIMEOUT' } }))) as { ok: boolean; message?: { seq: number }; error?: { code: string } };
-        if (res.ok && res.message) {
-          acked.get(g.id)!.push(res.message.seq);
-          sent++;
-        } else sendErrors[res.error?.code ?? 'UNKNOWN'] = (sendErrors[res.error?.code ?? 'UNKNOWN'] ?? 0) + 1;
+        await s.connection.call('message:send', { conversationId: g.id, clientMsgId: `storm-${n}`, kind: 'text', text: `storm ${n}` }).then(
+          (res) => {
+            acked[g.id]!.push(res.message.seq);
+            sent++;
+          },
+          (err: { code?: string }) => (sendErrors[err.code ?? 'UNKNOWN'] = (sendErrors[err.code ?? 'UNKNOWN'] ?? 0) + 1),
+        );
         await sleep(interval);
       }
     })();
     let lag = 0;
     const deadline = stoppedAt + (o.timeoutMs ?? 60_000);
-    while (storm.some((c) => c.backAt === undefined) && performance.now() < deadline) {
+    while (f.status().back < o.sockets && now() < deadline) {
       await sleep(500);
-      const s = await scrapeOnce(urlB).catch(() => undefined);
-      lag = Math.max(lag, s?.lagExcessP99Ms ?? 0);
-      log(`storm: ${storm.filter((c) => c.backAt !== undefined).length}/${storm.length} back, ${sent} sent, node B lag p99 ${s?.lagExcessP99Ms ?? '?'} ms`);
+      const sc = await scrapeOnce(urlB).catch(() => undefined);
+      lag = Math.max(lag, sc?.lagExcessP99Ms ?? 0);
+      const st = f.status();
+      log(`storm: ${st.back}/${o.sockets} back, ${sent} sent, node B lag p99 ${sc?.lagExcessP99Ms ?? '?'} ms, handshake errors ${JSON.stringify(st.handshakeErrors)}`);
     }
+    const survivorCpuMs = Math.round(((await processCpuSeconds(pidB)) - cpuB0) * 1000);
+    const services1 = await cpuSecondsByName(SERVICES);
+    const generatorCpuMs = f.status().cpuMs;
+    const overflows = (await listenOverflows()) - overflows0;
+    const serviceCpuMs = Object.fromEntries(SERVICES.map((n) => [n, Math.round((services1[n]! - services0[n]!) * 1000)]));
     await sleep(1_000); // the sender keeps going for a second after the last is back
     sending = false;
     await sendLoop;
 
     // Final catch-up: live deliveries in flight, then one more sync per client.
     await sleep(1_000);
-    // Bounded (the clients' catch-up syncs may still be running), and retried: a sync refused or
-    // timed out on a saturated node is not a lost message.
-    await pool(
-      storm.filter((c) => c.socket.connected),
-      100,
-      async (c) => {
-        for (let attempt = 0; attempt < 5; attempt++) {
-          try {
-            return await c.syncAll();
-          } catch {
-            await sleep(1_000 * (attempt + 1));
-          }
-        }
-      },
-    );
-    let lost = 0;
-    for (const g of groups) for (const m of g.members) for (const seq of acked.get(g.id)!) if (!m.seen.get(g.id)!.has(seq)) lost++;
-
-    const times = storm.flatMap((c) => (c.backAt === undefined ? [] : [c.backAt - stoppedAt])).sort((a, b) => a - b);
+    const r = await f.final(acked);
+    const times = r.backAt.map((t) => t - stoppedAt).sort((a, b) => a - b);
     const at = (share: number) => {
-      const k = Math.ceil(share * storm.length);
+      const k = Math.ceil(share * o.sockets);
       return times.length >= k ? Math.round(times[k - 1]!) : undefined;
     };
     return {
       sockets: o.sockets,
       signal: o.signal,
-      connected: storm.filter((c) => c.socket.connected).length,
+      generators,
+      connected: r.connected,
       back: times.length,
       backMs: { p50: at(0.5), p99: at(0.99), p100: at(1) },
-      handshakeErrors,
+      handshakeErrors: r.handshakeErrors,
       sent,
       sendErrors,
-      lost,
+      lost: r.lost,
       survivorLagP99Ms: lag,
+      survivorCpuMs,
+      survivorCpuMsPerReconnect: times.length ? Math.round((survivorCpuMs / times.length) * 100) / 100 : 0,
+      generatorCpuMs,
+      serviceCpuMs,
+      listenOverflows: overflows,
     };
+  } catch (err) {
+    nodes.forEach((n, i) => log(`storm: node ${'ab'[i]} output before the failure:\n${n.output().slice(-3_000)}`));
+    throw err;
   } finally {
-    for (const c of clients) c.close();
+    sender?.close();
+    await fleet?.close();
     await Promise.all(nodes.map((n) => n.stop(5_000)));
   }
 }

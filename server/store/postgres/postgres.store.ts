@@ -13,6 +13,7 @@ import { lastMessageOf, parseMessageId, toConversation, toMember, toMembership, 
 import { isListCursor } from './paging.js';
 import * as SQL from './sql.js';
 import { appendBatch, appendBatchInOneStatement } from './append-batch.js';
+import { createPointReads } from './point-reads.js';
 import { changeMessage, pageChangesQuery } from './changes.js';
 
 export class PostgresStore implements Store {
@@ -20,6 +21,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly url: string;
   private closing?: Promise<void>;
+  private readonly reads = createPointReads((text, values) => this.q(text, values));
 
   constructor(opts: PoolOptions) {
     this.url = opts.url;
@@ -76,17 +78,11 @@ export class PostgresStore implements Store {
   }
 
   getConversation(conversationId: string): Promise<Conversation | null> {
-    return this.guard(async () => {
-      const { rows } = await this.q<ConversationRow>(SQL.GET_CONVERSATION, [conversationId]);
-      return rows[0] ? toConversation(rows[0]) : null;
-    });
+    return this.guard(() => this.reads.conversation(conversationId));
   }
 
   getMembership(conversationId: string, userId: string): Promise<Membership | null> {
-    return this.guard(async () => {
-      const { rows } = await this.q<MembershipRow>(SQL.GET_MEMBERSHIP, [conversationId, userId]);
-      return rows[0] ? toMembership(rows[0]) : null;
-    });
+    return this.guard(() => this.reads.membership(conversationId, userId));
   }
 
   listPeriods(conversationId: string, userId: string, range?: PeriodRange): Promise<Period[]> {

@@ -277,3 +277,10 @@ export const GET_READ_RECEIPTS = `SELECT read_receipts FROM user_settings WHERE 
 export const SET_READ_RECEIPTS = `
 INSERT INTO user_settings (user_id, read_receipts) VALUES ($1, $2)
 ON CONFLICT (user_id) DO UPDATE SET read_receipts = EXCLUDED.read_receipts, updated_at = now()`;
+
+// Point reads of many callers at once (point-reads.ts): $1 ids; $1, $2 conversation and user ids, pairwise.
+export const GET_CONVERSATIONS = `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = ANY($1::text[] COLLATE "C")`;
+
+export const GET_MEMBERSHIPS = `
+SELECT ${MEMBERSHIP_COLUMNS.replace(/(\w+)/g, 'm.$1')} FROM unnest($1::text[], $2::text[]) AS k(c, u)
+JOIN memberships m ON m.conversation_id = k.c COLLATE "C" AND m.user_id = k.u COLLATE "C" AND m.left_seq IS NULL`;
