@@ -54,13 +54,13 @@ export function createRedisClients(opts: {
 
   // The commands of one tick leave in one write (on one Redis a claiming node's delivery jobs
   // ride `pub`, on a cluster `cmd`: their add and fetch then share a write, see app.ts; on `pub`
-  // the PUBLISHes of a job's batch or of a burst of receipts do). On one Redis the socket is
-  // corked for the tick (writesPerTick) rather than ioredis auto-pipelining, which builds a
-  // Pipeline per tick that copies every script BullMQ defined on the connection (64 of them,
-  // ~70 µs a tick); a Cluster needs the auto-pipeline's grouping by node.
-  const perTick = (client: RedisClient): RedisClient => (client instanceof Redis ? writesPerTick(client) : client);
-  const cmd = perTick(connect('cmd', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: cluster }));
-  const pub = perTick(connect('adapter-pub', { enableAutoPipelining: cluster }));
+  // the PUBLISHes of a job's batch or of a burst of receipts do). `cmd` auto-pipelines: one
+  // buffer per tick, cheapest for its bursts (a storm's leases and presence writes). On one
+  // Redis `pub` is corked for the tick instead (writesPerTick): it carries BullMQ's 64 scripts,
+  // which ioredis copies onto every auto-pipeline it builds (~70 µs a tick, two or three ticks a
+  // job). A Cluster needs the auto-pipeline's grouping by node.
+  const cmd = connect('cmd', { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, enableAutoPipelining: true });
+  const pub = cluster ? connect('adapter-pub', { enableAutoPipelining: true }) : writesPerTick(connect('adapter-pub') as Redis);
   // No ready check on the subscriber: the adapter subscribes as soon as it is built, and a
   // SUBSCRIBE that lands while ioredis's handshake (CLIENT SETINFO, INFO) is still pending puts
   // the connection in subscriber mode, fails the INFO and loses the subscriptions for good —
