@@ -77,7 +77,7 @@ export async function changeMessage(transaction: Tx, change: MessageChange): Pro
 // its seq (one probe of memberships_periods_idx for the max, one for its rows: a leave and rejoin
 // with no message between share a joined_seq). Periods are ordered and disjoint, so no earlier
 // one can hold it; the reader's other periods are never read (PROTOCOL.md §7).
-const PAGE_CHANGES = `
+export const PAGE_CHANGES = `
 SELECT ${MESSAGE_COLUMNS} FROM messages m
 WHERE m.conversation_id = $1 AND m.updated_seq > $2
   AND EXISTS (

@@ -23,6 +23,8 @@ CROSS JOIN LATERAL (
 ) page
 ORDER BY page.seq ${dir} LIMIT $2`;
 const PAGE_SQL = { ASC: [pageOne('ASC'), pageMany('ASC')], DESC: [pageOne('DESC'), pageMany('DESC')] } as const;
+/** The page over one range, oldest first: what a sync reads (sync-reads.ts batches it). */
+export const PAGE_ONE_ASC = PAGE_SQL.ASC[0];
 
 /** pageMessages as one statement and its parameters; null when the periods leave nothing visible. */
 export function pageMessagesQuery(q: MessagePageQuery): [string, unknown[]] | null {

@@ -14,7 +14,8 @@ import { isListCursor } from './paging.js';
 import * as SQL from './sql.js';
 import { appendBatch, appendBatchInOneStatement } from './append-batch.js';
 import { createPointReads } from './point-reads.js';
-import { changeMessage, pageChangesQuery } from './changes.js';
+import { changeMessage } from './changes.js';
+import { createSyncReads } from './sync-reads.js';
 
 export class PostgresStore implements Store {
   readonly name = 'postgres' as const;
@@ -22,6 +23,7 @@ export class PostgresStore implements Store {
   private readonly url: string;
   private closing?: Promise<void>;
   private readonly reads = createPointReads((text, values) => this.q(text, values));
+  private readonly syncReads = createSyncReads((text, values) => this.q(text, values));
 
   constructor(opts: PoolOptions) {
     this.url = opts.url;
@@ -87,11 +89,10 @@ export class PostgresStore implements Store {
 
   listPeriods(conversationId: string, userId: string, range?: PeriodRange): Promise<Period[]> {
     return this.guard(async () => {
+      if (range?.after !== undefined) return this.syncReads.periodsAfter(conversationId, userId, range.after, range.limit);
       const [text, values] = !range
         ? [SQL.LIST_PERIODS, [conversationId, userId]]
-        : range.after !== undefined
-          ? [SQL.LIST_PERIODS_AFTER, [conversationId, userId, range.after, range.limit]]
-          : [SQL.LIST_PERIODS_BEFORE, [conversationId, userId, range.before ?? SQL.MAX_SEQ, range.limit]];
+        : [SQL.LIST_PERIODS_BEFORE, [conversationId, userId, range.before ?? SQL.MAX_SEQ, range.limit]];
       const { rows } = await this.q<{ joined_seq: number; left_seq: number | null }>(text, values);
       return rows.map((r) => ({ afterSeq: r.joined_seq, untilSeq: r.left_seq }));
     });
@@ -224,12 +225,7 @@ export class PostgresStore implements Store {
   }
 
   pageMessages(q: MessagePageQuery): Promise<Message[]> {
-    return this.guard(async () => {
-      const page = SQL.pageMessagesQuery(q);
-      if (!page) return [];
-      const { rows } = await this.q<MessageRow>(...page);
-      return rows.map(toMessage);
-    });
+    return this.guard(() => this.syncReads.pageMessages(q));
   }
 
   changeMessage(change: MessageChange): Promise<ChangeResult | null> {
@@ -237,12 +233,7 @@ export class PostgresStore implements Store {
   }
 
   pageChanges(q: ChangePageQuery): Promise<Message[]> {
-    return this.guard(async () => {
-      const page = pageChangesQuery(q);
-      if (!page) return [];
-      const { rows } = await this.q<MessageRow>(...page);
-      return rows.map(toMessage);
-    });
+    return this.guard(() => this.syncReads.pageChanges(q));
   }
 
   advanceWatermarks(updates: WatermarkUpdate[]): Promise<(number | false)[]> {
