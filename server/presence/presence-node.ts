@@ -52,8 +52,11 @@ export function createPresenceNode(opts: PresenceNodeOptions) {
   const store: PresenceStore = createPresenceStore(opts);
   const { keys } = store;
   const myKey = keys.node(nodeId);
-  // The hash outlives the dead-after bound by a beat, so a sweeper still finds whom to report.
-  const hashTtlMs = store.deadAfterMs + opts.heartbeatMs;
+  // The hash outlives the dead-after bound by as long again, so a sweeper still finds whom to
+  // report when its own beat runs late (a busy node: with one beat of margin, a sweep delayed
+  // past it found an expired hash and the users' offline events were never sent). Readers only
+  // count the hashes of live nodes, so a dead node's hash lingering changes no answer.
+  const hashTtlMs = 2 * store.deadAfterMs + opts.heartbeatMs;
   const local = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
