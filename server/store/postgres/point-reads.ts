@@ -10,11 +10,12 @@ import { createCoalescer } from '../../coalesce.js';
 import { toConversation, toMembership, type ConversationRow, type MembershipRow } from './rows.js';
 import * as SQL from './sql.js';
 
-type Run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
+/** Runs one statement on the store's pool. */
+export type Run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
 
 /** Batches at once per kind of read: leaves most of the pool (10) to everything else. */
-const IN_FLIGHT = 2;
-const MAX_BATCH = 500;
+export const IN_FLIGHT = 2;
+export const MAX_BATCH = 500;
 
 export function createPointReads(run: Run) {
   const conversations = createCoalescer(

@@ -12,15 +12,11 @@ import { createCoalescer } from '../../coalesce.js';
 import type { ChangePageQuery, MessagePageQuery, Period } from '../store.js';
 import { PAGE_CHANGES, pageChangesQuery } from './changes.js';
 import { PAGE_ONE_ASC, pageMessagesQuery } from './page-sql.js';
+import { IN_FLIGHT, MAX_BATCH, type Run } from './point-reads.js';
 import { toMessage, type MessageRow } from './rows.js';
 import * as SQL from './sql.js';
 
-type Run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
 type Statement = [string, unknown[]];
-
-/** Batches at once per kind of read, as point-reads.ts. */
-const IN_FLIGHT = 2;
-const MAX_BATCH = 500;
 
 /**
  * `single` run once per call: its `$k` become column k of the calls' parameter arrays (text
