@@ -65,7 +65,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const queuePrefix = config.redis.mode === 'cluster' ? `{${prefix}}` : prefix;
   // A node that both accepts sends and delivers claims the jobs it enqueues (delivery/claim.ts).
   const claims = runsGateway && runsWorker && config.delivery.claimPollMs > 0;
-  // On one Redis such a node runs the whole delivery on the adapter's auto-pipelined connection:
+  // On one Redis such a node runs the whole delivery on the adapter's connection (one write per tick, redis.ts):
   // the add and the claim of a job leave in one write, and the job's PUBLISHes and its completion
   // in the next; Redis runs one connection's commands in order, so a job never completes before
   // its emits ran. On a cluster the PUBLISHes go to other masters, so the queue stays on the
