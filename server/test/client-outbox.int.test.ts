@@ -43,17 +43,24 @@ describe('client outbox against the server', () => {
     const alice = await online(cluster.nodes[0]!.url, 'la-alice');
     const { conversation } = await alice.connection.call('conversation:create', { type: 'group', title: 'lost ack' });
     const sent = tries(alice);
-    // Close the transport right after the send is written: the server gets it, its ack is lost.
-    alice.connection.socket.onAnyOutgoing(function dropOnce(event: string) {
-      if (event !== 'message:send') return;
-      alice.connection.socket.offAnyOutgoing(dropOnce);
-      queueMicrotask(() => alice.connection.socket.io.engine.close());
+    // Close the transport as the send's ack arrives, before Socket.IO decodes it: the server has
+    // stored the message (it acks only after that), and the client never sees the ack. Closing on
+    // the way out instead raced the retry against the first try's append on a loaded machine.
+    const engine = alice.connection.socket.io.engine;
+    let pendingId = '';
+    engine.on('packet', function dropAck(packet: { type: string; data?: unknown }) {
+      const data = typeof packet.data === 'string' ? packet.data : '';
+      // A Socket.IO ACK packet ("3<id>[...]") that names this send.
+      if (packet.type !== 'message' || !data.startsWith('3') || !pendingId || !data.includes(pendingId)) return;
+      engine.off('packet', dropAck);
+      engine.close();
     });
     const outcomes: { duplicate: boolean }[] = [];
     alice.on('sent', ({ duplicate }) => outcomes.push({ duplicate }));
     const errors: ClientError[] = [];
     alice.on('sendError', ({ error }) => errors.push(error));
     const pending = alice.send(conversation.id, { kind: 'text', text: 'once' });
+    pendingId = pending.clientMsgId;
     const message = await pending.stored;
     expect(errors.map((e) => e.local)).toEqual(['disconnected']);
     expect(sent.map((t) => t.clientMsgId)).toEqual([pending.clientMsgId, pending.clientMsgId]);
