@@ -52,6 +52,11 @@ export interface PushDeadLetter {
 
 export interface PushOptions {
   connection: Redis;
+  /**
+   * The connection the push queues are opened on (default `connection`): BullMQ defines its
+   * scripts on it, which makes every ioredis pipeline built there dear (see app.ts).
+   */
+  queueConnection?: Redis;
   /** Blocking connection for the workers; absent on nodes that run no workers (enqueue only). */
   workerConnection?: Redis;
   prefix: string;
@@ -96,7 +101,7 @@ export function openPushQueues(connection: Redis, prefix: string): { queue: Queu
 export function createPush(opts: PushOptions) {
   const { connection: redis, config } = opts;
   const log = opts.logger.child({ module: 'push' });
-  const queues = openPushQueues(redis, opts.prefix);
+  const queues = openPushQueues(opts.queueConnection ?? redis, opts.prefix);
   const { queue, deadLetter: dlq } = queues;
   const pendingKey = (userId: string) => `${opts.prefix}:push:{${userId}}:pending`;
   const windowKey = (userId: string) => `${opts.prefix}:push:{${userId}}:window`;
