@@ -46,6 +46,10 @@ const BENCH_SHAPE = {
     flag: 'keep-awake',
     help: 'with --server-cpus: a nice-19 busy loop on those CPUs, so an idle virtual CPU is never parked by the hypervisor (see BENCHMARKS.md: wake-up stalls)',
   }),
+  staleStats: flag(z.boolean().default(false), {
+    flag: 'stale-stats',
+    help: "skip the ANALYZE of each variant's fresh database once its population exists (what autovacuum does in production; off on this machine's PostgreSQL)",
+  }),
   generatorCpus: flag(z.string().regex(/^[0-9,-]+$/).optional(), { flag: 'generator-cpus', arg: 'list', help: 'pin this process (the load generator) to these CPUs (e.g. 1)' }),
 };
 // The cluster supplies the URLs and the secret, the benchmark the run ids and the deadline.
@@ -162,6 +166,9 @@ async function main(): Promise<number> {
           {
             signal: abort.signal,
             onLoadStart: async () => {
+              // A fresh database's tables have no planner statistics until autovacuum analyzes
+              // them; without them PostgreSQL plans lookups of the grown tables as scans.
+              if (!own.staleStats) await cluster.analyze();
               dbCpu0 = await cluster.databaseCpu().catch(() => new Map());
             },
             onLoadEnd: async () => {

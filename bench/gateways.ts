@@ -48,6 +48,8 @@ export interface GatewayCluster {
   redisPrefix: string;
   /** CPU seconds of this cluster's PostgreSQL backends, by backend pid. */
   databaseCpu(): Promise<Map<number, number>>;
+  /** ANALYZE of the cluster's database (planner statistics, as autovacuum would keep them). */
+  analyze(): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; then drops the database and Redis keys. Idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -135,6 +137,15 @@ export async function startGatewayCluster(o: GatewayClusterOptions): Promise<Gat
     databaseUrl,
     redisPrefix,
     databaseCpu: () => databaseCpuSeconds(pgServer, database),
+    async analyze() {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      try {
+        await client.query('ANALYZE');
+      } finally {
+        await client.end();
+      }
+    },
     stop(graceMs = 15_000) {
       stopping ??= (async () => {
         await Promise.all(processes.map((p) => p.stop(graceMs)));

@@ -267,9 +267,7 @@ function createGateway(deps: {
     delivery: deps.delivery,
     limiter,
     attachmentHosts: config.limits.attachmentHosts,
-    appendBatchMax: config.messaging.appendBatchMax,
-    appendBatchLingerMs: config.messaging.appendBatchLingerMs,
-    editWindowMs: config.messaging.editWindowMs,
+    ...config.messaging, // batching of sends and receipts, the edit window
   });
   // Presence counts this node's sockets and tells watchers on every node of changes.
   const presenceNode = config.relayMode

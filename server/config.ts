@@ -112,6 +112,7 @@ const EnvSchema = z
      */
     APPEND_BATCH_MAX: int(100, 1, 1000),
     APPEND_BATCH_LINGER_MS: int(5, 0, 50), // under a steady stream, sends gather this long into one batch
+    RECEIPT_BATCH_LINGER_MS: int(20, 0, 1_000), // under a steady stream, receipts gather this long into one write
     EDIT_WINDOW_S: int(2 * 24 * 3600, 0, 365 * 24 * 3600), // seconds after sending that its sender may edit a message (2 days)
     /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis >= 7, per-room channels). Cluster mode: sharded. */
     SOCKET_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['classic', 'sharded']).optional()),
@@ -207,7 +208,7 @@ export interface Config {
   http: { corsOrigins: string[]; trustProxy: TrustProxy; perMessageDeflate: boolean };
   limits: { scale: number; maxConnectionsPerUser: number; maxRoomsPerSocket: number; attachmentHosts: string[]; socketBudget: SocketBudget };
   delivery: { concurrency: number; attempts: number; backoffMs: number; claimPollMs: number };
-  messaging: { appendBatchMax: number; appendBatchLingerMs: number; editWindowMs: number };
+  messaging: { appendBatchMax: number; appendBatchLingerMs: number; receiptBatchLingerMs: number; editWindowMs: number };
   presence: { heartbeatMs: number };
   /** Offline push; absent when PUSH_WEBHOOK_URL is unset. */
   push?: PushConfig;
@@ -270,7 +271,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       },
     },
     delivery: { concurrency: e.WORKER_CONCURRENCY, attempts: e.DELIVERY_ATTEMPTS, backoffMs: e.DELIVERY_BACKOFF_MS, claimPollMs: e.DELIVERY_CLAIM_POLL_MS },
-    messaging: { appendBatchMax: e.APPEND_BATCH_MAX, appendBatchLingerMs: e.APPEND_BATCH_LINGER_MS, editWindowMs: e.EDIT_WINDOW_S * 1000 },
+    messaging: {
+      appendBatchMax: e.APPEND_BATCH_MAX,
+      appendBatchLingerMs: e.APPEND_BATCH_LINGER_MS,
+      receiptBatchLingerMs: e.RECEIPT_BATCH_LINGER_MS,
+      editWindowMs: e.EDIT_WINDOW_S * 1000,
+    },
     presence: { heartbeatMs: e.PRESENCE_HEARTBEAT_MS },
     ...(e.PUSH_WEBHOOK_URL && e.PUSH_WEBHOOK_SECRET
       ? { push: { url: e.PUSH_WEBHOOK_URL, secret: e.PUSH_WEBHOOK_SECRET, batchMs: e.PUSH_BATCH_MS, attempts: e.PUSH_ATTEMPTS, backoffMs: e.PUSH_BACKOFF_MS, timeoutMs: e.PUSH_TIMEOUT_MS } }

@@ -18,6 +18,8 @@ export interface MessagingDeps {
   appendBatchMax?: number;
   /** How long a batch may gather under a steady stream, ms (0 = only while others are in flight). */
   appendBatchLingerMs?: number;
+  /** Under a steady stream of receipts, a watermark write is cut at most once per this many ms. */
+  receiptBatchLingerMs?: number;
   /** How long after sending its sender may edit a message, ms (default 2 days, §9). */
   editWindowMs?: number;
 }
@@ -26,7 +28,7 @@ const DEFAULT_EDIT_WINDOW_MS = 2 * 24 * 3600 * 1000; // 2 days
 
 /** The domain: one object that both the socket gateway and REST call. */
 export function createMessaging(deps: MessagingDeps) {
-  const watermarks = createWatermarkBatcher(deps.store);
+  const watermarks = createWatermarkBatcher(deps.store, { lingerMs: deps.receiptBatchLingerMs ?? 0 });
   const conversations = createConversationService(deps);
   const sends = createSendPipeline({ ...deps, maxBatch: deps.appendBatchMax ?? 1, lingerMs: deps.appendBatchLingerMs ?? 0 });
   const access = createAccessCache(deps.store);

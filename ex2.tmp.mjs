@@ -1,0 +1,18 @@
+import pg from 'pg';
+import * as sql from '/work/main/dist/server/store/postgres/sql.js';
+const c = new pg.Client({ connectionString: 'postgres://root@127.0.0.1:5432/explain6' });
+await c.connect();
+const convs = (await c.query(`select c.id, m.user_id from conversations c join memberships m on m.conversation_id=c.id where c.type='group' limit 6`)).rows;
+const lit = (a) => `'{${a.map(x => x === null ? 'NULL' : `"${x}"`).join(',')}}'`;
+const mode = process.argv[2] ?? 'auto';
+await c.query(`set plan_cache_mode = ${mode}`);
+await c.query(`prepare m(text[],text[]) as ${sql.GET_MEMBERSHIPS}`);
+for (let i=0;i<7;i++) await c.query(`execute m(${lit(convs.map(r=>r.id))}, ${lit(convs.map(r=>r.user_id))})`);
+const r = await c.query(`explain (analyze, buffers, summary) execute m(${lit(convs.map(r=>r.id))}, ${lit(convs.map(r=>r.user_id))})`);
+console.log(r.rows.map(x=>x['QUERY PLAN']).join('\n'));
+await c.query(`prepare w(text[],text[],text[],bigint[]) as ${sql.ADVANCE_WATERMARKS}`);
+const wargs = `${lit(convs.map(r=>r.id))}, ${lit(convs.map(r=>r.user_id))}, ${lit(convs.map(()=>'delivered'))}, '{${convs.map(()=>1).join(',')}}'`;
+for (let i=0;i<7;i++) await c.query(`execute w(${wargs})`);
+const r2 = await c.query(`explain (analyze, buffers, summary) execute w(${wargs})`);
+console.log(r2.rows.map(x=>x['QUERY PLAN']).join('\n'));
+await c.end();

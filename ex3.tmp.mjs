@@ -1,0 +1,15 @@
+import pg from 'pg';
+import * as sql from '/work/main/dist/server/store/postgres/sql.js';
+const c = new pg.Client({ connectionString: 'postgres://root@127.0.0.1:5432/' + (process.argv[2] ?? 'explain6') });
+await c.connect();
+const convs = (await c.query(`select c.id, m.user_id from conversations c join memberships m on m.conversation_id=c.id where c.type='group' limit 2`)).rows;
+const lit = (a) => `'{${a.map(x => x === null ? 'NULL' : `"${x}"`).join(',')}}'`;
+await c.query('begin');
+await c.query(`prepare b(text[],text[],text[],text[],text[],text[],text[],text[],boolean[]) as ${sql.APPEND_BATCH_STATEMENT}`);
+let k=0;
+const args = () => { k++; return [lit([...new Set(convs.map(r=>r.id))].sort()), lit(convs.map(r=>r.id)), lit(convs.map(r=>r.user_id)), lit(convs.map((r,i)=>`ex3-${Date.now()}-${k}-${i}`)), lit(convs.map(()=>'text')), lit(convs.map(()=>'hi')), `'{NULL,NULL}'`, `'{NULL,NULL}'`, `'{true,true}'`].join(','); };
+for (let i=0;i<6;i++) await c.query(`execute b(${args()})`);
+const r = await c.query(`explain (analyze, summary) execute b(${args()})`);
+console.log(r.rows.map(x=>x['QUERY PLAN']).join('\n'));
+await c.query('rollback');
+await c.end();
