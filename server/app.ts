@@ -255,6 +255,7 @@ function createGateway(deps: {
     perMessageDeflate: config.http.perMessageDeflate,
   });
   const realtime = createRealtime(io, {
+    link: redis.sub,
     // A node that did not confirm a membership change serves its cached answer until the TTL.
     onBarrierTimeout: (conversationId, err) => {
       deps.metrics.adapterErrors.inc();

@@ -11,6 +11,8 @@ const MEMBERSHIP_BARRIER_MS = 2_000;
 export interface RealtimeOptions {
   /** Told when a node did not confirm a membership change in time (its cache expires on its own). */
   onBarrierTimeout?: (conversationId: string, err: unknown) => void;
+  /** The adapter's subscriber connection: its `close` and `ready` are the node's link to notices. */
+  link?: { on(event: 'close' | 'ready', listener: () => void): unknown };
 }
 
 export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): Realtime & { publishMessage(message: Message, event?: 'message:new' | 'message:updated'): void } {
@@ -18,6 +20,8 @@ export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): R
   const notify = (conversationId: string) => {
     for (const listener of listeners) listener(conversationId);
   };
+  const linkListeners: ((up: boolean) => void)[] = [];
+  for (const [event, up] of [['close', false], ['ready', true]] as const) opts.link?.on(event, () => linkListeners.forEach((l) => l(up)));
   // Another node changed a membership: it waits for this answer before acknowledging. Room
   // joins and leaves travel on the same adapter channel before this notice, so they are
   // applied here by the time it is answered.
@@ -37,6 +41,9 @@ export function createRealtime(io: GatewayServer, opts: RealtimeOptions = {}): R
     },
     onMembershipChanged(listener) {
       listeners.push(listener);
+    },
+    onLinkChanged(listener) {
+      linkListeners.push(listener);
     },
     subscribe(userIds, conversationId) {
       if (userIds.length) joinEverywhere(io, userIds, conversationId);

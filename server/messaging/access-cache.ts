@@ -7,7 +7,10 @@
 // every gateway node before it is acknowledged (Realtime.membershipChanged), and each node
 // drops what it cached about that conversation when told. A read that was in flight while any
 // invalidation happened is not cached, so a stale answer cannot be put back after the drop.
-// The TTL only bounds how long a node that missed a notice (cut off from Redis) can be wrong.
+// A node cut off from the notices (its adapter subscriber connection closed) drops everything
+// and caches nothing until the link is back, when it drops everything again. The TTL only
+// bounds how long a node can be wrong if a notice is lost some other way (the moment between
+// the link's return and the re-subscription taking effect in Redis).
 import type { ConversationType, Role } from '../../protocol/index.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -25,7 +28,7 @@ export interface AccessCacheOptions {
   maxEntries?: number;
 }
 
-const TTL_MS = 10_000;
+const TTL_MS = 60_000;
 const MAX_ENTRIES = 100_000; // ~100 bytes each
 
 export function createAccessCache(store: Store, opts: AccessCacheOptions = {}) {
@@ -36,6 +39,7 @@ export function createAccessCache(store: Store, opts: AccessCacheOptions = {}) {
   let size = 0;
   /** Bumped by every invalidation: reads that straddle one are not cached. */
   let epoch = 0;
+  let linkUp = true;
 
   function remember(conversationId: string, userId: string, access: Access): void {
     if (size >= maxEntries) evictOldest();
@@ -69,7 +73,7 @@ export function createAccessCache(store: Store, opts: AccessCacheOptions = {}) {
       throw new AppError('NOT_FOUND', 'conversation not found');
     }
     const access: Access = { type: conversation.type, public: conversation.public, role: membership.role };
-    if (epoch === started) remember(conversationId, userId, access);
+    if (epoch === started && linkUp) remember(conversationId, userId, access);
     return access;
   }
 
@@ -82,7 +86,15 @@ export function createAccessCache(store: Store, opts: AccessCacheOptions = {}) {
     size -= members.size;
   }
 
-  return { require, forget, size: () => size };
+  /** The link to other nodes' notices dropped or came back: nothing cached before can be trusted. */
+  function linked(up: boolean): void {
+    epoch++;
+    linkUp = up;
+    entries.clear();
+    size = 0;
+  }
+
+  return { require, forget, linked, size: () => size };
 }
 
 export type AccessCache = ReturnType<typeof createAccessCache>;

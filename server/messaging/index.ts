@@ -37,6 +37,10 @@ export function createMessaging(deps: MessagingDeps) {
     access.forget(conversationId);
     roomIds.forgetAll();
   });
+  deps.realtime.onLinkChanged((up) => {
+    access.linked(up);
+    roomIds.forgetAll();
+  });
   const messages = createMessageService({ ...deps, conversations, watermarks, sends, access });
   const changes = createChangeService({ ...deps, access, editWindowMs: deps.editWindowMs ?? DEFAULT_EDIT_WINDOW_MS });
   return { conversations, messages, changes, watermarks, sends, access, roomIds };

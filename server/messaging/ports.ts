@@ -21,6 +21,12 @@ export interface Realtime {
   membershipChanged(conversationId: string): Promise<void>;
   /** Runs on this node for every membership change made on any node (this one included). */
   onMembershipChanged(listener: (conversationId: string) => void): void;
+  /**
+   * Runs when this node's link to the other nodes' notices (the adapter's subscriber connection)
+   * drops (`false`) or comes back (`true`): notices sent while it was down are lost, so whatever
+   * was cached may be stale, and nothing read while it is down may be cached.
+   */
+  onLinkChanged(listener: (up: boolean) => void): void;
   conversationUpdated(conversationId: string, data: ConversationUpdated, alsoUserIds?: string[]): void;
   receipt(data: Receipt): void;
   /** To the room except the sender's own sockets. */

@@ -2,6 +2,8 @@
 // pin what makes that safe: a membership change made on one node is in force on every other
 // node, whose cache had the old answer, at the moment the change is acknowledged; and what
 // makes it worth having: a warm sender costs no membership read.
+import { once } from 'node:events';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../app.js';
 import { call, clientMsgId, raw } from './support/chat.js';
@@ -48,6 +50,30 @@ describe('membership checks cached per node', () => {
       await call(owner, 'conversation:setRole', { conversationId: conversation.id, userId: 'acr-poster', role: 'moderator' });
       await call(poster, 'message:send', text(conversation.id, `p${round}-moderator`));
       await call(owner, 'conversation:setRole', { conversationId: conversation.id, userId: 'acr-poster', role: 'member' });
+    }
+  });
+
+  it('a node cut off from the notices while a member is removed refuses the member once its link is back', async () => {
+    const isolated = await startCluster({ nodes: 2, env: { RATE_LIMIT_SCALE: '50' } });
+    try {
+      const owner = await isolated.connect('acl-owner', 0);
+      const member = await isolated.connect('acl-member', 1);
+      const { conversation } = await call(owner, 'conversation:create', { type: 'group', title: 'link', memberIds: ['acl-member'] });
+      await call(member, 'message:send', text(conversation.id, 'cached'));
+      // Node B loses its subscriber connection, and ioredis brings it back only after 3 s.
+      const sub = isolated.nodes[1]!.app.redis.sub as Redis;
+      const retry = sub.options.retryStrategy;
+      sub.options.retryStrategy = () => 3_000;
+      const closed = once(sub, 'close');
+      (sub as unknown as { stream: { destroy(): void } }).stream.destroy();
+      await closed;
+      // Acknowledged after the barrier gives up on node B, which never hears of it.
+      await call(owner, 'conversation:removeMember', { conversationId: conversation.id, userId: 'acl-member' });
+      await once(sub, 'ready');
+      sub.options.retryStrategy = retry;
+      expect(await raw(member, 'message:send', text(conversation.id, 'after the link is back'))).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    } finally {
+      await isolated.close();
     }
   });
 
