@@ -86,7 +86,36 @@ describe('leased rate limits', () => {
     expect(node!.roundTrips).toBe(1); // receipt: 200 points, leases of 10
     expect(await attempt(() => node!.limiter.consume('typing', 'bob'))).toBe('ok');
     expect(await attempt(() => node!.limiter.consume('receipt', 'carol'))).toBe('ok');
+    // A second event waits for the lease the first one set off (taken after bob's typing lease), then spends from it.
+    expect(await attempt(() => node!.limiter.consume('receipt', 'carol'))).toBe('ok');
     expect(node!.roundTrips).toBe(3);
+  });
+
+  it("admits the first event of a key's window without waiting for Redis; the lease behind it counts it, the next event waits for it", async () => {
+    const redis = await client();
+    const prefix = `rl-${randomBytes(4).toString('hex')}`;
+    const limiter = createLimiter({ redis, prefix, scale: 1 });
+    // Every lease pipeline is held back until the gate opens.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const pipeline = redis.pipeline.bind(redis);
+    redis.pipeline = ((...args: Parameters<typeof pipeline>) => {
+      const p = pipeline(...args);
+      const exec = p.exec.bind(p);
+      p.exec = (async (...a: Parameters<typeof exec>) => (await gate, exec(...a))) as typeof p.exec;
+      return p;
+    }) as typeof redis.pipeline;
+    const admitted: string[] = [];
+    const first = limiter.consume('send', 'erin').then(() => admitted.push('first'));
+    const second = limiter.consume('send', 'erin').then(() => admitted.push('second'));
+    await first;
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(admitted).toEqual(['first']);
+    open();
+    await second;
+    expect(admitted).toEqual(['first', 'second']);
+    // One lease of 5 % of the limit, holding both events: the first was counted, not given away.
+    expect(await redis.get(`${prefix}:rl:send:erin`)).toBe(String(DEFAULT_LIMITS.send.points * 0.05));
   });
 
   it('takes the first leases of many keys at once in a few pipelines, not a round trip each (a reconnect storm)', async () => {

@@ -8,6 +8,10 @@
 // limit; points leased but unspent when the window ends are lost, so with N nodes a user may be
 // refused up to N × 5 % early (within 10 % on two nodes). Once Redis says the window is
 // exhausted, the node refuses locally until the window ends: a flood costs no round trip.
+// The first event of a key's window is admitted at once and counted by the lease it sets off,
+// unless the key was refused in its previous window: a user who sends a message now and then
+// (one lease per window, i.e. per send) waits for no Redis round trip, and the cluster admits at
+// most one event per node and window beyond the limit, when another node spent the window first.
 // When Redis is unreachable an in-memory limiter per node takes over (the insurance limiter).
 import type { RedisClient } from './redis.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -108,7 +112,8 @@ export function createLimiter(opts: LimiterOptions): Limiter & { limits: typeof 
     throw new AppError('RATE_LIMITED', `too many ${family} requests`, { retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)) });
   }
 
-  async function lease(family: LimitFamily, key: string, id: string, state: Lease, points: number): Promise<void> {
+  /** `spent`: points of an event admitted before the lease came back, which the grant covers. */
+  async function lease(family: LimitFamily, key: string, id: string, state: Lease, points: number, spent = 0): Promise<void> {
     const limit = scaled[family];
     const want = Math.max(points, Math.floor(limit.points * LEASE_SHARE), 1);
     const [granted, ttl] = await leaseCall(`${opts.prefix}:rl:${family}:${key}`, want, points, limit.points, limit.seconds * 1000);
@@ -118,7 +123,7 @@ export function createLimiter(opts: LimiterOptions): Limiter & { limits: typeof 
       state.exhausted = false;
     }
     state.until = now + Math.max(1, Number(ttl));
-    if (Number(granted) > 0) state.left += Number(granted);
+    if (Number(granted) > 0) state.left += Math.max(0, Number(granted) - spent);
     else state.exhausted = true;
     if (leases.size > MAX_LEASES) for (const old of leases.keys()) if (old !== id && leases.delete(old) && leases.size <= MAX_LEASES * 0.9) break;
   }
@@ -138,6 +143,15 @@ export function createLimiter(opts: LimiterOptions): Limiter & { limits: typeof 
           return;
         }
         if (state.exhausted) refuse(family, state.until - Date.now());
+      } else if (!state.exhausted) {
+        // A new window of a key that was not refused in its last one: admitted now, counted by
+        // the lease taken behind it (a failed lease leaves the next event to ask again).
+        state.pending = lease(family, key, id, state, points, points)
+          .catch(() => undefined)
+          .finally(() => {
+            state.pending = undefined;
+          });
+        return;
       }
       state.pending = lease(family, key, id, state, points).finally(() => {
         state.pending = undefined;
