@@ -60,7 +60,10 @@ function main(): Promise<number> {
       runId: opts.runId,
       sendRate: opts.stormRate,
       ...(opts.stormGenerators ? { generators: opts.stormGenerators } : {}),
+      ...(opts.stormNice ? { generatorNice: opts.stormNice } : {}),
       ...(opts.stormProfile ? { survivorNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.stormProfile}`] } : {}),
+      // Other Node flags for node B, e.g. `--perf-basic-prof` so `perf record -p` names JS frames.
+      ...(process.env.STORM_SURVIVOR_NODE_ARGS ? { survivorNodeArgs: process.env.STORM_SURVIVOR_NODE_ARGS.split(' ') } : {}),
       timeoutMs: Math.min(opts.hardDeadlineSeconds * 1000, 120_000),
       built: process.env.LOADTEST_BUILT === '1',
       // Another build to compare with (e.g. a copy of dist/ from an earlier commit, in the repository).

@@ -131,6 +131,12 @@ export const LOAD_SHAPE = {
   }),
   stormRate: flag(positive.default(20), { flag: 'storm-rate', arg: 'n', help: 'storm: sends/s into the storm users\' conversations while they reconnect' }),
   stormGenerators: flag(int(1).optional(), { flag: 'storm-generators', arg: 'n', help: 'storm: processes the storm clients are spread over', shownDefault: '1 per 2,500 sockets, at most 4' }),
+  stormNice: flag(int(0, 19).optional(), {
+    flag: 'storm-generator-nice',
+    arg: 'n',
+    help: 'storm: nice value of the generator processes, so that on a machine they share with the nodes the kernel runs the nodes first',
+    shownDefault: '0',
+  }),
   stormProfile: flag(z.string().optional(), { flag: 'storm-profile', arg: 'dir', help: 'storm: write a CPU profile of node B (node --cpu-prof) to dir' }),
   users: flag(int(2).default(200), { flag: 'users', arg: 'n', help: 'simulated users, one socket each', group: 'Population' }),
   connectRate: flag(positive.default(500), { flag: 'connect-rate', arg: 'n', help: 'sockets opened per second' }),

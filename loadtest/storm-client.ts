@@ -58,8 +58,13 @@ export class StormClient {
     if (!this.seen.has(conversationId)) this.seen.set(conversationId, new Set());
   }
 
+  // Live messages count from the start, before `track` (the creation's system message
+  // included), as they would for the library's stream, which syncs once on subscribing: a client
+  // that missed nothing while away is caught up, and its sync after the reconnection is empty.
   private see(conversationId: string, seq: number): void {
-    this.seen.get(conversationId)?.add(seq);
+    let s = this.seen.get(conversationId);
+    if (!s) this.seen.set(conversationId, (s = new Set()));
+    s.add(seq);
   }
 
   /** The highest seq below which every seq was seen: what is synced from. */

@@ -3,6 +3,7 @@
 // storm users, so that no single process's event loop (socket.io-client, timers, syncs) bounds
 // how fast 10,000 clients can come back. Aggregates their status and results.
 import { fork, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../tools/spawn-node.js';
 import type { FromGenerator, GeneratorConfig, GeneratorResult, GeneratorStatus, ToGenerator } from './storm-generator.js';
@@ -16,6 +17,8 @@ export interface FleetOptions {
   jwtSecret: string;
   /** Sockets opened at once during the set-up, over all processes. */
   wave: number;
+  /** Nice value of the processes (0: unchanged). */
+  nice?: number;
 }
 
 interface Member {
@@ -48,6 +51,7 @@ export class Fleet {
         env: { ...process.env, STORM_GENERATOR: JSON.stringify(cfg), JWT_SECRET: o.jwtSecret },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       });
+      if (o.nice) setPriority(proc.pid!, o.nice);
       const m: Member = { proc, stderr: '', waiting: new Map(), exited: new Promise((r) => proc.once('exit', () => r())) };
       proc.stderr!.on('data', (c: Buffer) => (m.stderr = (m.stderr + c.toString()).slice(-4_000)));
       proc.on('message', (msg: FromGenerator) => {

@@ -3,6 +3,9 @@
 // coordinator names, and once the coordinator has stopped node A reports how many are back
 // (every 500 ms) and, when asked, syncs everyone a last time and reports what is missing.
 // Times go out as epoch ms (performance.timeOrigin + now) so the coordinator can compare them.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { StormClient } from './storm-client.js';
 import { pool, sleep } from './util.js';
 
@@ -75,8 +78,9 @@ async function main(): Promise<void> {
       for (const g of m.groups) for (let i = Math.max(g.from, cfg.from); i < Math.min(g.to, cfg.to); i++) clients[i - cfg.from]!.track(g.id);
       for (const k of Object.keys(handshakeErrors)) delete handshakeErrors[k]; // only the storm's count
       cpu0 = process.cpuUsage();
-      send({ type: 'tracked' });
+      void profile.start().then(() => send({ type: 'tracked' }));
     } else if (m.type === 'final') {
+      void profile.stop();
       // Bounded (the clients' catch-up syncs may still be running), and retried: a sync refused
       // or timed out on a saturated node is not a lost message.
       void pool(
@@ -107,6 +111,31 @@ async function main(): Promise<void> {
     }
   });
 }
+
+/**
+ * With STORM_GENERATOR_PROFILE=dir, this process's CPU profile from the stop of node A until the
+ * final check (the storm alone, without the set-up), written to dir/generator-<pid>.cpuprofile.
+ */
+const profile = (() => {
+  const dir = process.env.STORM_GENERATOR_PROFILE;
+  const session = dir ? new Session() : undefined;
+  let running = false;
+  return {
+    async start() {
+      if (!session || running) return;
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      running = true;
+    },
+    async stop() {
+      if (!session || !running) return;
+      running = false;
+      const { profile: p } = await session.post('Profiler.stop');
+      writeFileSync(join(dir!, `generator-${process.pid}.cpuprofile`), JSON.stringify(p));
+    },
+  };
+})();
 
 main().catch((err: unknown) => {
   process.stderr.write(`storm generator: ${String(err)}\n`);

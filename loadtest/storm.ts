@@ -27,6 +27,8 @@ export interface StormOptions {
   sendRate?: number;
   /** Generator processes the storm clients are spread over (default: one per 2,500 sockets, 1–4). */
   generators?: number;
+  /** Nice value of the generator processes (0: as this process). */
+  generatorNice?: number;
   /** Node flags for node B (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
   survivorNodeArgs?: string[];
   /** Give up waiting for reconnections after this long, ms. */
@@ -93,7 +95,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
     // The set-up opens node A's sockets a wave at a time (the storm is what is measured): all
     // 10,000 at once would time out and retry far more handshakes than they are.
     const generators = o.generators ?? Math.max(1, Math.min(4, Math.ceil(o.sockets / 2_500)));
-    const f = (fleet = new Fleet({ runId: o.runId, sockets: o.sockets, count: generators, urlA, urlB, jwtSecret: o.jwtSecret, wave: SETUP_WAVE }));
+    const f = (fleet = new Fleet({ runId: o.runId, sockets: o.sockets, count: generators, urlA, urlB, jwtSecret: o.jwtSecret, wave: SETUP_WAVE, nice: o.generatorNice ?? 0 }));
     const connecting = setInterval(() => log(`storm: ${f.status().connected}/${o.sockets} connected (${generators} generator processes)`), 2_000);
     await Promise.all([f.ready(), sender.connected()]).finally(() => clearInterval(connecting));
     log(`storm: ${o.sockets} sockets on ${urlA} from ${generators} processes, sender on ${urlB}`);

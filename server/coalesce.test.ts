@@ -32,6 +32,26 @@ describe('createCoalescer', () => {
     await c.drain();
   });
 
+  it('resumes the callers of a large batch a chunk per turn of the event loop, each with its own result', async () => {
+    const c = createCoalescer(async (items: number[]) => items.map((i) => i * 10), { maxBatch: 100, maxInFlight: 1, resumeChunk: 3 });
+    // Turns of the event loop, counted by a chain of immediates started with the batch.
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const resumedAt: number[] = [];
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => c.submit(i).then((v) => (resumedAt[i] = turns, v))));
+    counting = false;
+    expect(results).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    // Callers 0–2 together, then 3–5, 6–8 and 9, each slice at least one turn after the previous.
+    expect(new Set(resumedAt.slice(0, 3)).size).toBe(1);
+    expect(new Set(resumedAt.slice(3, 6)).size).toBe(1);
+    for (const [a, b] of [[2, 3], [5, 6], [8, 9]] as const) expect(resumedAt[b]!).toBeGreaterThan(resumedAt[a]!);
+  });
+
   it('collects items submitted in the same tick into one batch', async () => {
     const batches: number[][] = [];
     const c = createCoalescer(async (items: number[]) => (batches.push(items), items), { maxBatch: 10, maxInFlight: 2 });

@@ -14,7 +14,19 @@ export interface CoalescerOptions {
    * gather for up to this long, so batches grow with the rate and not only at saturation.
    */
   lingerMs?: number;
+  /**
+   * Callers resumed per turn of the event loop when a batch's results arrive (unset: all at
+   * once). What a caller does next (a socket write, say) then runs for one slice of the batch at
+   * a time, so a batch of hundreds cannot hold the loop, its timers and accepts, for that long.
+   */
+  resumeChunk?: number;
 }
+
+/**
+ * resumeChunk of the reads a reconnect storm's callers answer a socket from: each resumed
+ * caller writes a frame (an ack, a CONNECT), some tens of microseconds of syscall each here.
+ */
+export const SOCKET_RESUME_CHUNK = 50;
 
 interface Pending<I, O> {
   item: I;
@@ -43,7 +55,14 @@ export function createCoalescer<I, O>(
     try {
       const results = await flush(items);
       if (results.length !== batch.length) throw new Error(`batch returned ${results.length} results for ${batch.length} items`);
-      batch.forEach((p, i) => p.resolve(results[i]!));
+      // The slot stays taken until the last slice has resumed: freeing it as soon as the results
+      // are in was tried (BENCHMARKS.md, storm, sixth session) and let more handshakes start
+      // before the ones under way had finished, which pushed them all out.
+      const chunk = opts.resumeChunk ?? batch.length;
+      for (let from = 0; from < batch.length; from += chunk) {
+        if (from > 0) await new Promise(setImmediate);
+        for (let i = from; i < Math.min(batch.length, from + chunk); i++) batch[i]!.resolve(results[i]!);
+      }
     } catch (err) {
       if (!opts.onBatchError) {
         batch.forEach((p) => p.reject(err));

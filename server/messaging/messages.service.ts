@@ -84,7 +84,12 @@ export function createMessageService(deps: MessageDeps) {
     await limiter.consume('read', userId);
     const limit = input.limit ?? LIMITS.syncDefault;
     const { conversationId, afterSeq } = input;
-    await conversations.requireMember(conversationId, userId);
+    const { conversation } = await conversations.requireMember(conversationId, userId);
+    // Every message and every change takes the conversation's next seq, in the same write that
+    // moves lastSeq (the store contract), and this lastSeq was read after the request arrived: at
+    // or past it there is nothing to page. Most clients of a reconnect storm are caught up, and
+    // this answers them with the membership reads alone instead of three more page queries.
+    if (conversation.lastSeq <= afterSeq) return { messages: [], hasMore: false };
     // Changes may touch messages of any period: the store checks each changed message against
     // the one period that can hold it; new messages are read over the periods near the page
     // (history.ts). Neither reads all of a reader's periods (§7).

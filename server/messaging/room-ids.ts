@@ -7,7 +7,7 @@
 // cache here, because a change can add a user whom no cached entry names; a read that was in
 // flight while one happened is not cached. Membership changes are rare next to connects. The
 // TTL only bounds how long a node cut off from Redis can be wrong.
-import { createCoalescer } from '../coalesce.js';
+import { createCoalescer, SOCKET_RESUME_CHUNK } from '../coalesce.js';
 import type { Store } from '../store/store.js';
 
 export interface RoomIdsCacheOptions {
@@ -33,7 +33,7 @@ export function createRoomIdsCache(store: Store, opts: RoomIdsCacheOptions = {})
       if (items.every((i) => i.limit === limit)) return store.listConversationIdsOfUsers(items.map((i) => i.userId), limit);
       return Promise.all(items.map((i) => store.listConversationIds(i.userId, i.limit)));
     },
-    { maxBatch: 200, maxInFlight: 2 },
+    { maxBatch: 200, maxInFlight: 2, resumeChunk: SOCKET_RESUME_CHUNK },
   );
 
   async function read(userId: string, limit: number): Promise<readonly string[]> {

@@ -153,6 +153,10 @@ export interface Store {
    * `created: false`, also under concurrent creates.
    */
   createConversation(input: NewConversation): Promise<{ conversation: Conversation; created: boolean }>;
+  /**
+   * Read fresh, never cached: its `lastSeq` is at least the seq and `updatedSeq` of every message
+   * and change stored before the read (`conversation:sync` answers "nothing after" from it).
+   */
   getConversation(conversationId: string): Promise<Conversation | null>;
 
   /** The user's open membership period, or null when not a current member. */

@@ -6,7 +6,7 @@
 // each call at once (server/coalesce.ts), so this trades nothing but a wait for a free slot.
 import type pg from 'pg';
 import type { Conversation, Membership } from '../../../protocol/index.js';
-import { createCoalescer } from '../../coalesce.js';
+import { createCoalescer, SOCKET_RESUME_CHUNK } from '../../coalesce.js';
 import { toConversation, toMembership, type ConversationRow, type MembershipRow } from './rows.js';
 import * as SQL from './sql.js';
 
@@ -28,7 +28,7 @@ export function createPointReads(run: Run) {
         return row ? toConversation(row) : null;
       });
     },
-    { maxBatch: MAX_BATCH, maxInFlight: IN_FLIGHT },
+    { maxBatch: MAX_BATCH, maxInFlight: IN_FLIGHT, resumeChunk: SOCKET_RESUME_CHUNK },
   );
   const memberships = createCoalescer(
     async (keys: [string, string][]): Promise<(Membership | null)[]> => {
@@ -40,7 +40,7 @@ export function createPointReads(run: Run) {
         return row ? toMembership(row) : null;
       });
     },
-    { maxBatch: MAX_BATCH, maxInFlight: IN_FLIGHT },
+    { maxBatch: MAX_BATCH, maxInFlight: IN_FLIGHT, resumeChunk: SOCKET_RESUME_CHUNK },
   );
   return {
     conversation: (id: string) => conversations.submit(id),

@@ -8,7 +8,7 @@
 // Calls whose numbers are not non-negative integers go alone, so a bad one cannot fail a batch.
 import type pg from 'pg';
 import type { Message } from '../../../protocol/index.js';
-import { createCoalescer } from '../../coalesce.js';
+import { createCoalescer, SOCKET_RESUME_CHUNK } from '../../coalesce.js';
 import type { ChangePageQuery, MessagePageQuery, Period } from '../store.js';
 import { PAGE_CHANGES, pageChangesQuery } from './changes.js';
 import { PAGE_ONE_ASC, pageMessagesQuery } from './page-sql.js';
@@ -61,7 +61,7 @@ function lateralReads<R extends pg.QueryResultRow, T>(run: Run, single: string, 
       for (const row of rows) out[row.batch_i - 1]!.push(map(row));
       return out;
     },
-    { maxBatch: MAX_BATCH, maxInFlight: IN_FLIGHT },
+    { maxBatch: MAX_BATCH, maxInFlight: IN_FLIGHT, resumeChunk: SOCKET_RESUME_CHUNK },
   );
   /** Batched when it is `single` with plain values, else alone. */
   return async ([text, values]: Statement): Promise<T[]> => {
