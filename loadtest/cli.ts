@@ -59,6 +59,7 @@ function main(): Promise<number> {
       jwtSecret: opts.jwtSecret,
       runId: opts.runId,
       sendRate: opts.stormRate,
+      warmup: opts.stormWarmup,
       ...(opts.stormGenerators ? { generators: opts.stormGenerators } : {}),
       ...(opts.stormNice ? { generatorNice: opts.stormNice } : {}),
       ...(opts.stormProfile ? { survivorNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.stormProfile}`] } : {}),

@@ -137,6 +137,11 @@ export const LOAD_SHAPE = {
     help: 'storm: nice value of the generator processes, so that on a machine they share with the nodes the kernel runs the nodes first',
     shownDefault: '0',
   }),
+  stormWarmup: flag(int(0).default(500), {
+    flag: 'storm-warmup',
+    arg: 'n',
+    help: 'storm: throwaway clients node B serves before the stop (connect, create a group, sync, leave), so it meets the storm warm as a surviving node would; 0 = cold',
+  }),
   stormProfile: flag(z.string().optional(), { flag: 'storm-profile', arg: 'dir', help: 'storm: write a CPU profile of node B (node --cpu-prof) to dir' }),
   users: flag(int(2).default(200), { flag: 'users', arg: 'n', help: 'simulated users, one socket each', group: 'Population' }),
   connectRate: flag(positive.default(500), { flag: 'connect-rate', arg: 'n', help: 'sockets opened per second' }),

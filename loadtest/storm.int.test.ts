@@ -24,6 +24,7 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       runId: `st${signal === 'SIGTERM' ? 't' : 'k'}${Date.now().toString(36)}`,
       sendRate: 20,
       generators: 2,
+      warmup: 20,
       timeoutMs: 30_000,
     });
     expect(report.generators).toBe(2);

@@ -29,6 +29,12 @@ export interface StormOptions {
   generators?: number;
   /** Nice value of the generator processes (0: as this process). */
   generatorNice?: number;
+  /**
+   * Throwaway clients node B serves before the stop (each connects, creates a group, syncs it
+   * and leaves), so the storm meets a node whose handshake and sync paths have run, as a
+   * surviving node in production has; 0 (default): node B has served only the sender.
+   */
+  warmup?: number;
   /** Node flags for node B (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
   survivorNodeArgs?: string[];
   /** Give up waiting for reconnections after this long, ms. */
@@ -39,6 +45,8 @@ export interface StormOptions {
 export interface StormReport {
   sockets: number;
   signal: string;
+  /** Throwaway clients node B served before the stop. */
+  warmup: number;
   generators: number;
   connected: number;
   back: number;
@@ -110,6 +118,10 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       groups.push({ id: res.conversation.id, from: i, to });
     }
     await f.track(groups);
+    if (o.warmup) {
+      log(`storm: warming node B up with ${o.warmup} throwaway clients`);
+      await warmUp(urlB, o.warmup, o);
+    }
 
     // Stop node A, send while the clients come back, until all are back (or the timeout).
     const pidB = nodes[1]!.proc.pid!;
@@ -167,6 +179,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       sockets: o.sockets,
       signal: o.signal,
       generators,
+      warmup: o.warmup ?? 0,
       connected: r.connected,
       back: times.length,
       backMs: { p50: at(0.5), p99: at(0.99), p100: at(1) },
@@ -188,5 +201,23 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
     sender?.close();
     await fleet?.close();
     await Promise.all(nodes.map((n) => n.stop(5_000)));
+  }
+}
+
+/** `count` clients on `url`, 50 at a time: connect, create a group, sync it, leave. */
+async function warmUp(url: string, count: number, o: Pick<StormOptions, 'runId' | 'jwtSecret'>): Promise<void> {
+  for (let from = 0; from < count; from += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, count - from) }, async (_, k) => {
+        const client = new StormClient({ userId: `${o.runId}-w${from + k}`, jwtSecret: o.jwtSecret, url, fallbackUrl: url, onHandshakeError: () => {} });
+        try {
+          await client.connected();
+          const { conversation } = await client.connection.call('conversation:create', { type: 'group', title: 'warm-up' });
+          await client.connection.call('conversation:sync', { conversationId: conversation.id, afterSeq: 0 });
+        } finally {
+          client.close();
+        }
+      }),
+    );
   }
 }
