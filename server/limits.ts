@@ -143,9 +143,10 @@ export function createLimiter(opts: LimiterOptions): Limiter & { limits: typeof 
           return;
         }
         if (state.exhausted) refuse(family, state.until - Date.now());
-      } else if (!state.exhausted) {
-        // A new window of a key that was not refused in its last one: admitted now, counted by
-        // the lease taken behind it (a failed lease leaves the next event to ask again).
+      } else if (!state.exhausted && points <= Math.max(1, Math.floor(scaled[family].points * LEASE_SHARE))) {
+        // A new window of a key that was not refused in its last one, for no more than a lease:
+        // admitted now, counted by the lease taken behind it (a failed lease leaves the next
+        // event to ask again).
         state.pending = lease(family, key, id, state, points, points)
           .catch(() => undefined)
           .finally(() => {
