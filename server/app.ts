@@ -78,8 +78,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const store = instrumentStore(await createStore(config.store), metrics);
   const verifyToken = createTokenVerifier(config.auth);
   const limiter = createLimiter({ redis: redis.cmd, prefix, scale: config.limits.scale, onReject: (family) => metrics.rateLimited.inc({ family }) });
-  const queueConnection = redis.queues;
-  const delivery = createDeliveryQueue({ connection: queueConnection, prefix: queuePrefix, attempts: config.delivery.attempts, backoffMs: config.delivery.backoffMs });
+  const delivery = createDeliveryQueue({ connection: redis.queues, prefix: queuePrefix, attempts: config.delivery.attempts, backoffMs: config.delivery.backoffMs });
   if (redis.cmd instanceof Cluster) registerClusterMetrics(metrics, redis.cmd);
   const cmd = redis.cmd;
   const presence = createPresenceStore({ redis: redis.cmd, prefix, heartbeatMs: config.presence.heartbeatMs });
@@ -87,10 +86,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // Offline push runs beside the delivery workers, which hand it each delivered batch.
   const push =
     config.push && runsWorker && redis.worker
-      ? createPush({ connection: redis.cmd, queueConnection, workerConnection: redis.worker, prefix: queuePrefix, config: config.push, store, presence, mutes, logger, observe: observePush(metrics) })
+      ? createPush({ connection: redis.cmd, queueConnection: redis.queues, workerConnection: redis.worker, prefix: queuePrefix, config: config.push, store, presence, mutes, logger, observe: observePush(metrics) })
       : undefined;
   // The admin routes reach the push dead letters on every gateway node, push worker or not.
-  const pushQueues = push ? undefined : runsGateway ? openPushQueues(queueConnection, queuePrefix) : undefined;
+  const pushQueues = push ? undefined : runsGateway ? openPushQueues(redis.queues, queuePrefix) : undefined;
   const pushDepth = push ? [push.queue, push.dlq] : config.push && pushQueues ? [pushQueues.queue, pushQueues.deadLetter] : [];
   registerQueueMetrics(metrics, [...delivery.all, ...pushDepth]);
   const lifecycle = createLifecycle({ logger, timeoutMs: config.shutdownTimeoutMs });
@@ -160,7 +159,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           onDeadLettered: () => metrics.deadLettered.inc(),
           ...(push ? { afterDelivered: push.delivered } : {}),
           // A worker-only node blocks in BullMQ's loop.
-          ...(claims ? { claim: { pollMs: config.delivery.claimPollMs, nodeId: config.nodeId, connection: onePipe ? redis.pub : redis.cmd } } : {}),
+          ...(claims ? { claim: { pollMs: config.delivery.claimPollMs, nodeId: config.nodeId, connection: redis.queues } } : {}),
         })
       : undefined;
   if (worker) delivery.onEnqueued(worker.kick);

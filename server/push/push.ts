@@ -54,7 +54,7 @@ export interface PushOptions {
   connection: Redis;
   /**
    * The connection the push queues are opened on (default `connection`): BullMQ defines its
-   * scripts on it, which makes every ioredis pipeline built there dear (see app.ts).
+   * scripts on it, which makes every ioredis pipeline built there dear (see RedisClients.queues).
    */
   queueConnection?: Redis;
   /** Blocking connection for the workers; absent on nodes that run no workers (enqueue only). */
