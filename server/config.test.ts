@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     expect(c.redis.url).toBe('redis://127.0.0.1:6379');
     expect(c.role).toBe('all');
     expect(c.limits.scale).toBe(1);
+    expect(c.messaging.receiptBatchLingerMs).toBe(20);
     expect(Object.isFrozen(c.store)).toBe(true);
   });
 
@@ -24,6 +25,8 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://x'],
     ['RATE_LIMIT_SCALE', '-1'],
     ['JWT_KEYS', '{"k1": 5}'],
+    ['RECEIPT_BATCH_LINGER_MS', '-5'],
+    ['RECEIPT_BATCH_LINGER_MS', 'soon'],
   ])('names the bad variable %s=%s in one line', (name, value) => {
     let error: unknown;
     try {
