@@ -112,7 +112,8 @@ describe.each(LANES)('message changes on %s', (store) => {
       [bob, 'message:edit', { conversationId: id, messageId: m.id, text: 'hijack' }, 'FORBIDDEN'],
       [bob, 'message:delete', { conversationId: id, messageId: m.id }, 'FORBIDDEN'],
       [outsider, 'message:react', { conversationId: id, messageId: m.id, emoji: '👍', on: true }, 'NOT_FOUND'],
-      [alice, 'message:edit', { conversationId: id, messageId: `${m.id.slice(0, -1)}0`, text: 'x' }, 'NOT_FOUND'],
+      // Another id of the same shape (an id that already ends in 0 must not stay the same).
+      [alice, 'message:edit', { conversationId: id, messageId: `${m.id.slice(0, -1)}${m.id.endsWith('0') ? '1' : '0'}`, text: 'x' }, 'NOT_FOUND'],
       [alice, 'message:react', { conversationId: id, messageId: m.id, emoji: '', on: true }, 'INVALID_ARGUMENT'],
       [alice, 'message:edit', { conversationId: id, messageId: m.id, text: '   ' }, 'INVALID_ARGUMENT'],
     ] as const;
