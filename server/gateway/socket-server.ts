@@ -4,7 +4,6 @@
 // before the connection is announced), token expiry and the event handlers.
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { RedisClient } from '../redis.js';
@@ -19,6 +18,7 @@ import type { Metrics } from '../metrics.js';
 import { createDispatcher, type EventHandlers, type HandlerHooks } from './register.js';
 import type { GatewaySocket } from './types.js';
 import { conversationRoom, userRoom } from './rooms.js';
+import { gateUpgrades } from './upgrade-gate.js';
 import type { GatewayServer } from './types.js';
 
 export interface SocketServerOptions {
@@ -68,16 +68,7 @@ export function originAllowed(origin: string | undefined, allowList: readonly st
 }
 
 export function createSocketServer(opts: SocketServerOptions): GatewayServer {
-  // The upgrade's 101 response and engine.io's open packet (sent a few microtasks later) leave in
-  // one write instead of two: on this machine a loopback write costs more than the rest of a
-  // connect's work on the socket (BENCHMARKS.md, connections at scale).
-  opts.httpServer.prependListener('upgrade', (_req: IncomingMessage, socket: Duplex) => {
-    socket.cork();
-    // A refused upgrade writes its 400 and destroys the socket at once: flush before that.
-    socket.destroy = flushThenDestroy;
-    setImmediate(uncork, socket);
-  });
-  return new Server(opts.httpServer, {
+  const io: GatewayServer = new Server(opts.httpServer, {
     maxHttpBufferSize: LIMITS.frameMaxBytes,
     pingInterval: 25_000,
     pingTimeout: 20_000,
@@ -93,6 +84,9 @@ export function createSocketServer(opts: SocketServerOptions): GatewayServer {
           createShardedAdapter(opts.pub, opts.sub, { channelPrefix: opts.adapterKey, subscriptionMode: 'dynamic' })
         : createAdapter(opts.pub, opts.sub, { key: opts.adapterKey }),
   });
+  // engine.io's upgrade handling, a turn's worth at a time (upgrade-gate.ts).
+  gateUpgrades(opts.httpServer);
+  return io;
 }
 
 /** Starts serving clients on `io`: handshake, connection bookkeeping, the event handlers. */
@@ -199,16 +193,6 @@ export function serveSockets(io: GatewayServer, opts: SocketServingOptions): voi
     socket.on('disconnect', onDisconnect);
     attach(socket);
   });
-}
-
-function uncork(socket: Duplex): void {
-  if (Object.hasOwn(socket, 'destroy')) delete (socket as Partial<Duplex>).destroy;
-  socket.uncork();
-}
-
-function flushThenDestroy(this: Duplex, err?: Error): Duplex {
-  uncork(this);
-  return this.destroy(err);
 }
 
 function expire(socket: GatewaySocket): void {

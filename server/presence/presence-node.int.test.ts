@@ -44,3 +44,43 @@ it('a sweep that runs more than a beat late still reports the dead node’s user
   expect(changes).toContainEqual(expect.objectContaining({ userId: 'dave', online: false }));
   expect((await sweeper.store.online(['dave'])).has('dave')).toBe(false);
 });
+
+it('a dead node with thousands of users is reported offline a slice at a time, none missed, none who is still here', async () => {
+  const prefix = freshRedisPrefix();
+  cleanups.push(() => deleteRedisPrefix(prefix));
+  const users = Array.from({ length: 1_200 }, (_, i) => `u${i}`);
+  const redisA = new Redis(redisUrl());
+  const doomed = createPresenceNode({ redis: redisA, prefix, nodeId: 'doomed', heartbeatMs: HEARTBEAT_MS, logger, onChange: () => {} });
+  await doomed.start();
+  for (const u of users) doomed.connected(u);
+  await until('the doomed node counts all', async () => (await redisA.hlen(doomed.store.keys.node('doomed'))) === users.length);
+  redisA.disconnect();
+  cleanups.push(() => doomed.close());
+  await new Promise((resolve) => setTimeout(resolve, DEAD_AFTER_MS + HEARTBEAT_MS));
+
+  // Every HMGET the sweep sends, as Redis received it.
+  const monitor = await new Redis(redisUrl()).monitor();
+  cleanups.push(async () => monitor.disconnect());
+  const lookups: number[] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === 'hmget' && args[1]?.startsWith(prefix)) lookups.push(args.length - 2);
+  });
+
+  const redisB = new Redis(redisUrl());
+  cleanups.push(() => redisB.quit());
+  const offline: string[] = [];
+  const sweeper = createPresenceNode({
+    redis: redisB, prefix, nodeId: 'sweeper', heartbeatMs: HEARTBEAT_MS, logger,
+    onChange: (p) => void (p.online ? undefined : offline.push(p.userId)),
+  });
+  cleanups.push(() => sweeper.close());
+  // Two of them are back, on the sweeper.
+  sweeper.connected('u600');
+  sweeper.connected('u1100');
+  await sweeper.start(); // its first beat sweeps
+  await until('every offline event is out', async () => offline.length >= users.length - 2);
+  expect(new Set(offline).size).toBe(offline.length);
+  expect(offline.sort()).toEqual(users.filter((u) => u !== 'u600' && u !== 'u1100').sort());
+  await until('the monitor saw the lookups', async () => lookups.reduce((a, b) => a + b, 0) >= users.length);
+  expect(Math.max(...lookups)).toBeLessThanOrEqual(500);
+});

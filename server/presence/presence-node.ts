@@ -9,6 +9,9 @@ import type { Logger } from '../logger.js';
 import { createCoalescer } from '../coalesce.js';
 import { createPresenceStore, type PresenceStore } from './presence-store.js';
 
+/** Users of a dead node looked up and reported offline per turn of the event loop. */
+const SWEEP_SLICE = 500;
+
 // KEYS: this node's hash, the nodes zset, the hidden set. ARGV: hash TTL ms, oldest live beat,
 // node key prefix, this node's id, then the users that got their first socket here. Counts them
 // here, then returns those to announce online: not counted on another live node, not hidden.
@@ -124,7 +127,12 @@ export function createPresenceNode(opts: PresenceNodeOptions) {
       const users = await redis.hkeys(keys.node(deadNode));
       await redis.del(keys.node(deadNode));
       log.warn({ deadNode, users: users.length }, 'node stopped beating: its users are offline');
-      await wentOffline(users, new Date(lastBeat));
+      // A slice at a time, yielding between: one HMGET of a whole node's users (10,000 fields)
+      // and its reply held the loop for 250 ms after a storm (BENCHMARKS.md, connections at scale).
+      for (let i = 0; i < users.length; i += SWEEP_SLICE) {
+        if (i > 0) await new Promise(setImmediate);
+        await wentOffline(users.slice(i, i + SWEEP_SLICE), new Date(lastBeat));
+      }
     }
   }
 
