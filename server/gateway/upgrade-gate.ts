@@ -27,9 +27,14 @@ export interface UpgradeGateOptions {
 
 /** Default turn target, ms: well under the event-loop lag a storm may cost (p99 < 100 ms). */
 export const UPGRADE_TURN_TARGET_MS = 25;
-/** Upgrades taken in the first turn after a quiet spell, and at most in any turn. */
+/** Upgrades taken in the first turn after a quiet spell. */
 const FIRST_SHARE = 8;
-const MAX_SHARE = 512;
+/**
+ * At most in any turn: what a share costs shows only a turn or two later (the clients' CONNECT,
+ * their rate-limit and room-id batches), so the share is capped where that stays bounded: 64
+ * upgrades and their flushed answers are ~45 ms of CPU here, and a node takes ~1,300 a second.
+ */
+const MAX_SHARE = 64;
 
 /**
  * Moves every `upgrade` listener now on `server` (engine.io's) behind one queue. Call after the
